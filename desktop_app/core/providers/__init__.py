@@ -1,0 +1,1 @@
+"""Provider wire formats: OpenAI Chat Completions, Anthropic Messages, and a generic format."""

@@ -56,7 +56,8 @@ class Endpoint:
 class HttpRequest:
     method: str
     url: str
-    headers: Mapping[str, str]
+    # Not in repr: the headers carry the API key, and requests end up in logs.
+    headers: Mapping[str, str] = field(repr=False)
     json: object | None = field(default=None, repr=False)
 
 

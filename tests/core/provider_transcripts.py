@@ -54,9 +54,18 @@ def parse_checked(parser: StreamParser, event: ServerSentEvent) -> None:
     else:
         error = None
         assert isinstance(result, list)
+        for item in result:
+            # Every string must survive UTF-8 (stdout, SQLite): no lone surrogates.
+            for value in vars_of(item):
+                if isinstance(value, str):
+                    value.encode("utf-8")
     if error is not None:
         assert str(error).startswith("The server ")
         assert len(str(error)) < 250
+
+
+def vars_of(event: object) -> list[object]:
+    return [getattr(event, name) for name in getattr(event, "__slots__", ())]
 
 
 def message(data: object) -> ServerSentEvent:
@@ -67,7 +76,15 @@ def message(data: object) -> ServerSentEvent:
 
 # ---------------------------------------------------------------- hypothesis
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=20)
+    # Lone surrogates: JSON escapes like "\\ud83d" decode to them.
+    | st.text(st.characters(categories=["Cs", "Ll", "So"]), max_size=4)
+)
 
 
 def json_values(keys: list[str]) -> st.SearchStrategy[object]:

@@ -284,6 +284,29 @@ def test_usage_without_counts_is_not_reported() -> None:
     assert OpenAIChatParser().parse(message({"choices": [], "usage": {"total_tokens": 5}})) == []
 
 
+def test_an_emoji_split_across_chunks_is_joined() -> None:
+    # JavaScript servers slice UTF-16 strings, so a pair can straddle two chunks.
+    parser = OpenAIChatParser()
+    first = r'{"choices": [{"delta": {"content": "a\ud83d"}}]}'
+    second = r'{"choices": [{"delta": {"content": "\ude00b"}}]}'
+    assert run(parser, [message(first), message(second)]) == [TextDelta("a"), TextDelta("😀b")]
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    parser = OpenAIChatParser()
+    events = [
+        message(r'{"choices": [{"delta": {"content": "x\ude00y\ud83d"}}]}'),
+        message(r'{"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "\ud800"}]}}]}'),
+        message("[DONE]"),
+    ]
+    assert run(parser, events) == [
+        TextDelta("x\ufffdy"),
+        ToolCallDelta(index=0, id="\ufffd"),
+        TextDelta("\ufffd"),
+        Finished(None),
+    ]
+
+
 # ---------------------------------------------------------------- malformed data
 
 MALFORMED = [
@@ -330,7 +353,7 @@ def test_error_message_quotes_a_short_excerpt_of_long_data() -> None:
     assert info.value.hint
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     sse_events(
         ["completion", "done"],

@@ -121,6 +121,7 @@ class AnthropicParser:
 
     def __init__(self) -> None:
         self._finished = False
+        self._mender = _wire.SurrogateMender()
         self._stop_reason: str | None = None
         self._input_counts: dict[str, int] = {}
         self._output_tokens: int | None = None
@@ -131,6 +132,9 @@ class AnthropicParser:
         return self._finished
 
     def parse(self, event: ServerSentEvent) -> list[ContentEvent]:
+        return self._mender.apply(self._parse(event))
+
+    def _parse(self, event: ServerSentEvent) -> list[ContentEvent]:
         if self._finished or event.event == "ping":
             return []
         data = event.data.strip()

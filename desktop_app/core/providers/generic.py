@@ -98,12 +98,16 @@ class GenericParser:
 
     def __init__(self) -> None:
         self._finished = False
+        self._mender = _wire.SurrogateMender()
 
     @property
     def finished(self) -> bool:
         return self._finished
 
     def parse(self, event: ServerSentEvent) -> list[ContentEvent]:
+        return self._mender.apply(self._parse(event))
+
+    def _parse(self, event: ServerSentEvent) -> list[ContentEvent]:
         if self._finished:
             return []
         data = event.data

@@ -82,6 +82,7 @@ class OpenAIChatParser:
 
     def __init__(self) -> None:
         self._finished = False
+        self._mender = _wire.SurrogateMender()
         self._finish_reason: str | None = None
 
     @property
@@ -89,6 +90,9 @@ class OpenAIChatParser:
         return self._finished
 
     def parse(self, event: ServerSentEvent) -> list[ContentEvent]:
+        return self._mender.apply(self._parse(event))
+
+    def _parse(self, event: ServerSentEvent) -> list[ContentEvent]:
         if self._finished:
             return []  # some servers send more data lines after [DONE]
         data = event.data.strip()

@@ -232,7 +232,7 @@ def test_input_json_delta_fragment_of_wrong_type_raises() -> None:
         )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     sse_events(
         [

@@ -19,7 +19,7 @@ from desktop_app.core.events import (
     Usage,
 )
 from desktop_app.core.providers import PROVIDER_NAMES, get_provider
-from desktop_app.core.providers._wire import CONTINUE_PROMPT
+from desktop_app.core.providers._request import CONTINUE_PROMPT
 from desktop_app.core.providers.base import ChatMessage, ChatRequest, Endpoint
 from desktop_app.core.providers.openai_chat import OpenAIChatParser, OpenAIChatProvider
 from desktop_app.core.sse import ServerSentEvent

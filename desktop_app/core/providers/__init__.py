@@ -7,8 +7,9 @@ clock; ``desktop_app.core.transport`` does the network. A parser raises
 ``StreamProtocolError`` and nothing else on data it cannot read.
 
 Modules: ``base`` (the contracts), ``openai_chat``, ``anthropic``, ``generic``
-(the formats), ``registry`` (format name -> provider), ``_wire`` (shared JSON,
-error-body and URL helpers).
+(the formats), ``registry`` (format name -> provider); private helpers shared
+by the formats: ``_wire`` (JSON and error bodies), ``_request`` (URLs, headers,
+the conversation), ``_surrogates`` (no lone UTF-16 surrogates in events).
 """
 
 from __future__ import annotations

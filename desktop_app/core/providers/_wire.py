@@ -1,11 +1,10 @@
-"""Shared helpers for the provider formats: reading JSON safely and the servers' error words.
+"""Shared by the provider formats: reading JSON safely, and the servers' error words.
 
 Owns: decoding event data into a JSON object with explicit shape checks (every
 failure becomes a ``StreamProtocolError`` whose message a user can read, with a
 short excerpt of the offending data), building a ``ProviderFailed`` from the
-many error shapes servers send, extracting a server's message from an error
-body (JSON, an HTML proxy page, or plain text), and the small URL and header
-rules every format shares.
+many error shapes servers send, and extracting a server's message from an error
+body (JSON, an HTML proxy page, or plain text).
 
 Must not: do I/O, read a clock, or know any one provider's event names.
 """
@@ -16,19 +15,10 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 from desktop_app.core.errors import StreamProtocolError
-from desktop_app.core.events import (
-    ContentEvent,
-    Finished,
-    FinishReason,
-    ProviderFailed,
-    ReasoningDelta,
-    TextDelta,
-    ToolCallDelta,
-)
-from desktop_app.core.providers.base import ChatRequest
+from desktop_app.core.events import ProviderFailed
+from desktop_app.core.providers._surrogates import scrub
 
 EXCERPT_CHARS = 80
 SERVER_MESSAGE_CHARS = 300
@@ -158,102 +148,6 @@ def dumps_or_raise(value: object, raw: str) -> str:
         raise protocol_error("sent tool arguments Streamdesk could not read", raw) from None
 
 
-# ---------------------------------------------------------------- lone surrogates
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _replace_lone(text: str) -> str:
-    """Pairs become their character; a lone surrogate becomes U+FFFD."""
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-
-def scrub(text: str) -> str:
-    return text if _SURROGATE.search(text) is None else _replace_lone(text)
-
-
-class SurrogateMender:
-    """Keeps lone UTF-16 surrogates out of the events.
-
-    JSON's ``\\ud83d`` escapes decode to lone surrogates, and servers that slice
-    UTF-16 strings (JavaScript ones) split an emoji's pair across two chunks.
-    Left alone, one such character crashes every UTF-8 consumer downstream
-    (stdout, SQLite, the clipboard). A high surrogate at the end of a text or
-    reasoning delta is held back for the next delta of the same kind; any
-    other lone surrogate becomes U+FFFD. The common case costs one regex scan.
-    """
-
-    __slots__ = ("_reasoning", "_text")
-
-    def __init__(self) -> None:
-        self._text = ""  # a held-back high surrogate, or ""
-        self._reasoning = ""
-
-    def apply(self, events: list[ContentEvent]) -> list[ContentEvent]:
-        if not (self._text or self._reasoning) and not any(map(_has_surrogate, events)):
-            return events
-        out: list[ContentEvent] = []
-        for event in events:
-            if isinstance(event, TextDelta):
-                self._text, text = _mend(self._text + event.text)
-                if text:
-                    out.append(TextDelta(text))
-            elif isinstance(event, ReasoningDelta):
-                self._reasoning, text = _mend(self._reasoning + event.text)
-                if text:
-                    out.append(ReasoningDelta(text))
-            else:
-                if isinstance(event, Finished):
-                    # Nothing more will come to complete a held-back half.
-                    if self._reasoning:
-                        out.append(ReasoningDelta("\ufffd"))
-                    if self._text:
-                        out.append(TextDelta("\ufffd"))
-                    self._text = self._reasoning = ""
-                out.append(_scrubbed(event))
-        return out
-
-
-def _mend(text: str) -> tuple[str, str]:
-    """``(held, ready)``: a trailing high surrogate waits for its other half."""
-    if text and "\ud800" <= text[-1] <= "\udbff":
-        return text[-1], scrub(text[:-1])
-    return "", scrub(text)
-
-
-def _has_surrogate(event: ContentEvent) -> bool:
-    return any(
-        isinstance(value, str) and _SURROGATE.search(value) is not None for value in _strings(event)
-    )
-
-
-def _strings(event: ContentEvent) -> tuple[object, ...]:
-    if isinstance(event, TextDelta | ReasoningDelta):
-        return (event.text,)
-    if isinstance(event, ToolCallDelta):
-        return (event.arguments, event.id, event.name)
-    if isinstance(event, ProviderFailed):
-        return (event.message, event.kind, event.code)
-    if isinstance(event, FinishReason | Finished):
-        return (event.reason,)
-    return ()
-
-
-def _scrubbed(event: ContentEvent) -> ContentEvent:
-    def s(value: str | None) -> str | None:
-        return None if value is None else scrub(value)
-
-    if isinstance(event, ToolCallDelta):
-        return ToolCallDelta(event.index, scrub(event.arguments), s(event.id), s(event.name))
-    if isinstance(event, ProviderFailed):
-        return ProviderFailed(scrub(event.message), s(event.kind), s(event.code))
-    if isinstance(event, FinishReason):
-        return FinishReason(scrub(event.reason))
-    if isinstance(event, Finished):
-        return Finished(s(event.reason))
-    return event
-
-
 # ---------------------------------------------------------------- errors in the stream
 
 
@@ -353,65 +247,3 @@ def _html_message(text: str) -> str:
             return title
     stripped = _TAG.sub(" ", _SCRIPT_STYLE.sub(" ", _COMMENT.sub(" ", text)))
     return collapse(html.unescape(stripped), SERVER_MESSAGE_CHARS)
-
-
-# ---------------------------------------------------------------- URLs and headers
-
-
-def join_url(base_url: str, suffix: str) -> str:
-    """``base`` + ``/suffix`` with one slash, keeping a query (Azure's ``?api-version=``).
-
-    A base that already ends in ``suffix`` (users paste the full URL) is kept.
-    """
-    parts = urlsplit(base_url.strip())
-    path = parts.path.rstrip("/")
-    if not path.endswith("/" + suffix):
-        path = f"{path}/{suffix}"
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
-
-
-def strip_suffix(base_url: str, suffix: str) -> str:
-    """The base URL without a trailing ``/suffix`` a user may have pasted."""
-    parts = urlsplit(base_url.strip())
-    path = parts.path.rstrip("/")
-    if path.endswith("/" + suffix):
-        path = path[: -len(suffix) - 1]
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
-
-
-def clean_key(api_key: str | None) -> str | None:
-    """Keys pasted with a stray newline or space are the common case; empty means none."""
-    if api_key is None:
-        return None
-    return api_key.strip() or None
-
-
-def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
-    """``extra`` overrides ``base`` case-insensitively, so no header is ever sent twice."""
-    merged = dict(base)
-    for name, value in extra.items():
-        for existing in [k for k in merged if k.lower() == name.lower()]:
-            del merged[existing]
-        merged[name] = value
-    return merged
-
-
-# ---------------------------------------------------------------- conversation
-
-
-# Formats without Anthropic-style prefill continue through an instruction: the
-# partial answer goes back as the assistant's turn, then the user asks for the rest.
-CONTINUE_PROMPT = (
-    "Your previous answer was cut off. Continue exactly where it stopped, "
-    "starting with the next character. Do not repeat anything you already wrote "
-    "and do not comment on the interruption."
-)
-
-
-def message_dicts(request: ChatRequest) -> list[JSONObject]:
-    """The conversation as ``{"role", "content"}`` objects, with Continue appended."""
-    messages: list[JSONObject] = [{"role": m.role, "content": m.content} for m in request.messages]
-    if request.prefill:
-        messages.append({"role": "assistant", "content": request.prefill})
-        messages.append({"role": "user", "content": CONTINUE_PROMPT})
-    return messages

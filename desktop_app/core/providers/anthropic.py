@@ -23,7 +23,7 @@ from desktop_app.core.events import (
     ToolCallDelta,
     Usage,
 )
-from desktop_app.core.providers import _wire
+from desktop_app.core.providers import _request, _surrogates, _wire
 from desktop_app.core.providers._wire import Fields
 from desktop_app.core.providers.base import ChatRequest, Endpoint, HttpRequest
 from desktop_app.core.sse import ServerSentEvent
@@ -54,7 +54,7 @@ class AnthropicProvider:
 
     def build_request(self, request: ChatRequest, endpoint: Endpoint) -> HttpRequest:
         system, messages = _conversation(request)
-        body: _wire.JSONObject = {"model": request.model, "messages": messages}
+        body: _request.JSONObject = {"model": request.model, "messages": messages}
         if system:
             body["system"] = system
         body["max_tokens"] = (
@@ -68,13 +68,13 @@ class AnthropicProvider:
             "content-type": "application/json",
             "accept": "text/event-stream",
         }
-        key = _wire.clean_key(endpoint.api_key)
+        key = _request.clean_key(endpoint.api_key)
         if key:
             headers["x-api-key"] = key
         return HttpRequest(
             method="POST",
-            url=_wire.join_url(endpoint.base_url, "messages"),
-            headers=_wire.merge_headers(headers, endpoint.extra_headers),
+            url=_request.join_url(endpoint.base_url, "messages"),
+            headers=_request.merge_headers(headers, endpoint.extra_headers),
             json=body,
         )
 
@@ -85,10 +85,10 @@ class AnthropicProvider:
         return _wire.server_message(body)
 
     def models_url(self, endpoint: Endpoint) -> str | None:
-        return _wire.join_url(_wire.strip_suffix(endpoint.base_url, "messages"), "models")
+        return _request.join_url(_request.strip_suffix(endpoint.base_url, "messages"), "models")
 
 
-def _conversation(request: ChatRequest) -> tuple[str, list[_wire.JSONObject]]:
+def _conversation(request: ChatRequest) -> tuple[str, list[_request.JSONObject]]:
     """The system text and the messages in the shape the API accepts.
 
     The API takes the system prompt apart, rejects empty text, and requires
@@ -111,7 +111,7 @@ def _conversation(request: ChatRequest) -> tuple[str, list[_wire.JSONObject]]:
             turns[-1] = (role, turns[-1][1] + "\n\n" + content)
         else:
             turns.append((role, content))
-    messages: list[_wire.JSONObject] = [{"role": r, "content": c} for r, c in turns]
+    messages: list[_request.JSONObject] = [{"role": r, "content": c} for r, c in turns]
     return "\n\n".join(system_parts), messages
 
 
@@ -121,7 +121,7 @@ class AnthropicParser:
 
     def __init__(self) -> None:
         self._finished = False
-        self._mender = _wire.SurrogateMender()
+        self._mender = _surrogates.SurrogateMender()
         self._stop_reason: str | None = None
         self._input_counts: dict[str, int] = {}
         self._output_tokens: int | None = None

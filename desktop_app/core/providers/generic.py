@@ -36,7 +36,7 @@ from desktop_app.core.events import (
     TextDelta,
     Usage,
 )
-from desktop_app.core.providers import _wire
+from desktop_app.core.providers import _request, _surrogates, _wire
 from desktop_app.core.providers._wire import Fields
 from desktop_app.core.providers.base import ChatRequest, Endpoint, HttpRequest
 from desktop_app.core.sse import ServerSentEvent
@@ -64,7 +64,10 @@ class GenericProvider:
     def build_request(self, request: ChatRequest, endpoint: Endpoint) -> HttpRequest:
         # The system prompt goes in its own field, not as a first message, so a
         # server that keeps a history of "messages" does not store it as a turn.
-        body: _wire.JSONObject = {"model": request.model, "messages": _wire.message_dicts(request)}
+        body: _request.JSONObject = {
+            "model": request.model,
+            "messages": _request.message_dicts(request),
+        }
         if request.system:
             body["system"] = request.system
         body["stream"] = True
@@ -73,13 +76,13 @@ class GenericProvider:
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
-        key = _wire.clean_key(endpoint.api_key)
+        key = _request.clean_key(endpoint.api_key)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return HttpRequest(
             method="POST",
             url=endpoint.base_url.strip(),
-            headers=_wire.merge_headers(headers, endpoint.extra_headers),
+            headers=_request.merge_headers(headers, endpoint.extra_headers),
             json=body,
         )
 
@@ -98,7 +101,7 @@ class GenericParser:
 
     def __init__(self) -> None:
         self._finished = False
-        self._mender = _wire.SurrogateMender()
+        self._mender = _surrogates.SurrogateMender()
 
     @property
     def finished(self) -> bool:

@@ -24,7 +24,7 @@ from desktop_app.core.events import (
     ToolCallDelta,
     Usage,
 )
-from desktop_app.core.providers import _wire
+from desktop_app.core.providers import _request, _surrogates, _wire
 from desktop_app.core.providers._wire import Fields
 from desktop_app.core.providers.base import ChatRequest, Endpoint, HttpRequest
 from desktop_app.core.sse import ServerSentEvent
@@ -40,11 +40,11 @@ class OpenAIChatProvider:
     resumable: bool = False
 
     def build_request(self, request: ChatRequest, endpoint: Endpoint) -> HttpRequest:
-        messages: list[_wire.JSONObject] = []
+        messages: list[_request.JSONObject] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
-        messages.extend(_wire.message_dicts(request))
-        body: _wire.JSONObject = {
+        messages.extend(_request.message_dicts(request))
+        body: _request.JSONObject = {
             "model": request.model,
             "messages": messages,
             "stream": True,
@@ -56,13 +56,13 @@ class OpenAIChatProvider:
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
-        key = _wire.clean_key(endpoint.api_key)
+        key = _request.clean_key(endpoint.api_key)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return HttpRequest(
             method="POST",
-            url=_wire.join_url(endpoint.base_url, "chat/completions"),
-            headers=_wire.merge_headers(headers, endpoint.extra_headers),
+            url=_request.join_url(endpoint.base_url, "chat/completions"),
+            headers=_request.merge_headers(headers, endpoint.extra_headers),
             json=body,
         )
 
@@ -73,8 +73,8 @@ class OpenAIChatProvider:
         return _wire.server_message(body)
 
     def models_url(self, endpoint: Endpoint) -> str | None:
-        base = _wire.strip_suffix(endpoint.base_url, "chat/completions")
-        return _wire.join_url(base, "models")
+        base = _request.strip_suffix(endpoint.base_url, "chat/completions")
+        return _request.join_url(base, "models")
 
 
 class OpenAIChatParser:
@@ -82,7 +82,7 @@ class OpenAIChatParser:
 
     def __init__(self) -> None:
         self._finished = False
-        self._mender = _wire.SurrogateMender()
+        self._mender = _surrogates.SurrogateMender()
         self._finish_reason: str | None = None
 
     @property

@@ -99,7 +99,7 @@ class Fields:
         self.raw = raw  # the whole event data, quoted in error messages
 
     def _wrong(self, key: str, expected: str) -> StreamProtocolError:
-        return protocol_error(f"sent a “{key}” that is not {expected}", self.raw)
+        return protocol_error(f"sent data whose “{key}” is not {expected}", self.raw)
 
     def get_str(self, key: str) -> str | None:
         value = self.obj.get(key)
@@ -137,7 +137,7 @@ class Fields:
         """An element of the list under ``key``, which must be an object."""
         if isinstance(value, dict):
             return Fields(value, self.raw)
-        raise protocol_error(f"sent a “{key}” entry that is not an object", self.raw)
+        raise protocol_error(f"sent a “{key}” list with an entry that is not an object", self.raw)
 
 
 def dumps_or_raise(value: object, raw: str) -> str:

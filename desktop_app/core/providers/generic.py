@@ -199,7 +199,7 @@ def _text(fields: Fields, keys: tuple[str, ...]) -> str | None:
         if isinstance(value, dict):
             inner = Fields(value, fields.raw)
             return inner.get_str("content") or inner.get_str("text")
-        raise _wire.protocol_error(f"sent a “{key}” that is not text", fields.raw)
+        raise _wire.protocol_error(f"sent data whose “{key}” is not text", fields.raw)
     return None
 
 

@@ -160,7 +160,7 @@ def _content(delta: Fields) -> list[ContentEvent]:
     if isinstance(value, str):
         return [TextDelta(value)] if value else []
     if not isinstance(value, list):
-        raise _wire.protocol_error("sent a “content” that is not text", delta.raw)
+        raise _wire.protocol_error("sent data whose “content” is not text", delta.raw)
     # Content as parts (Mistral and some proxies): text parts are the answer,
     # thinking parts its reasoning; other part types carry nothing to show.
     out: list[ContentEvent] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def distributions_for_modules(modules: Iterable[str]) -> dict[str, md.Distributi
         for name in names:
             dist = cache.get(name) or md.distribution(name)
             cache[name] = dist
-            key = dist.metadata["Name"].lower().replace("_", "-")
+            key = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()  # PEP 503 name
             if key not in OUR_DISTRIBUTIONS:
                 found[key] = dist
     return dict(sorted(found.items()))

@@ -1,0 +1,382 @@
+"""The Markdown body of one message: a few stacked, auto-sized QTextBrowsers.
+
+Owns how a message's text reaches the screen. Finished blocks are rendered
+once and collected in "settled" segments (a segment is re-set only while it
+is small, so that costs a bounded amount); the open tail lives in its own
+segment and is the only thing re-rendered per flush. Blocks too big to render
+on the GUI thread are rendered on a worker thread and swapped in when ready
+(STYLE: heavy Markdown for huge messages leaves the loop).
+
+Why segments and not one document edited with QTextCursor.insertHtml: Qt
+merges the first inserted paragraph into the current block and drops its
+block format (margins, heading level, list membership), so the incremental
+document would not look like the one-shot one.
+
+Links: only http/https are opened (QDesktopServices) and announced with
+``linkActivated``; ``copy-code:`` links copy a code block; anything else is
+refused with ``linkRefused``. ``loadResource`` is never overridden, and the
+HTML never contains <img>, so nothing is fetched.
+
+Must not: parse Markdown itself (markdown.py), decide block cuts
+(streaming_markdown.py), or know about the chat (chat_view.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+
+import shiboken6
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor, QWheelEvent
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QTextBrowser, QVBoxLayout, QWidget
+
+from desktop_app.qt.markdown import (
+    COPY_CODE_SCHEME,
+    HtmlStyle,
+    RenderedBlock,
+    breakable,
+    is_safe_url,
+    plain_html,
+    render_block,
+    sanitize_text,
+)
+from desktop_app.qt.streaming_markdown import Step, StreamingMarkdown, TailMode
+
+log = logging.getLogger(__name__)
+
+# Finished blocks longer than this are rendered on the worker thread.
+SYNC_RENDER_LIMIT = 16_000
+# A settled segment takes more blocks while its HTML is shorter than this.
+SEGMENT_HTML_LIMIT = 24_000
+# Re-rendering the tail slower than this switches it to plain appends.
+SLOW_TAIL_SECONDS = 0.025
+# Qt relayouts a whole paragraph when it changes and lays out unbroken text
+# in quadratic time: appended plain text is cut into paragraphs this long.
+MAX_APPENDED_PARAGRAPH = 4_000
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _render_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="markdown")
+        return _executor
+
+
+class _RenderBridge(QObject):
+    """Carries worker-thread results back to the GUI thread (queued signal)."""
+
+    rendered = Signal(int, object)
+
+
+def _deliver(bridge: _RenderBridge, job: int, future: Future[RenderedBlock]) -> None:
+    if future.cancelled():
+        return
+    try:
+        result: RenderedBlock | None = future.result()
+    except Exception:  # a renderer bug must not kill the worker; show plain text
+        log.exception("rendering a large block failed")
+        result = None
+    try:
+        if shiboken6.isValid(bridge):
+            bridge.rendered.emit(job, result)
+    except RuntimeError:  # the message was closed meanwhile
+        pass
+
+
+class MarkdownSegment(QTextBrowser):
+    """A read-only rich-text box as tall as its content, with safe link handling."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(self.verticalScrollBarPolicy().ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(self.horizontalScrollBarPolicy().ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.viewport().setAutoFillBackground(False)
+        document = self.document()
+        document.setDocumentMargin(0)
+        document.setUndoRedoEnabled(False)  # appends would otherwise pile up undo steps
+        document.documentLayout().documentSizeChanged.connect(self._fit)
+        self.highlighted.connect(self._show_target)
+        self.setFixedHeight(0)
+
+    def _fit(self) -> None:
+        height = math.ceil(self.document().size().height())
+        if height != self.height():
+            self.setFixedHeight(height)
+
+    def _show_target(self, url: QUrl) -> None:
+        # Show where a link goes before it is clicked.
+        text = url.toString()
+        self.setToolTip("" if text.startswith(COPY_CODE_SCHEME) else text[:500])
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        event.ignore()  # let the chat's scroll area scroll (no zoom on Ctrl+wheel)
+
+
+class _Settled:
+    """A settled segment and the HTML of the blocks it shows."""
+
+    __slots__ = ("blocks", "browser", "size")
+
+    def __init__(self, browser: MarkdownSegment) -> None:
+        self.browser = browser
+        self.blocks: list[str] = []
+        self.size = 0
+
+    def show(self) -> None:
+        self.browser.setHtml("".join(self.blocks))
+        self.browser.setVisible(True)
+
+
+class MarkdownBody(QWidget):
+    """Shows Markdown that may still be growing; the raw text is the source of truth."""
+
+    linkActivated = Signal(QUrl)
+    linkRefused = Signal(str)
+    codeCopied = Signal(str)
+    renderFinished = Signal()  # a worker-thread render was swapped in
+
+    def __init__(self, style: HtmlStyle, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._style = style
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(0)
+        self._settled: list[_Settled] = []
+        self._tail: MarkdownSegment | None = None
+        self._tail_codes: dict[str, str] = {}
+        self._codes: dict[str, str] = {}
+        self._notice: QLabel | None = None
+        self._stream = StreamingMarkdown()
+        self._serial = itertools.count()
+        self._generation = 0
+        self._jobs: dict[int, tuple[_Settled, int, int]] = {}  # job -> segment, index, gen
+        self._bridge = _RenderBridge(self)
+        self._bridge.rendered.connect(self._on_rendered)
+        self._last_tail_seconds = 0.0
+
+    # public API -----------------------------------------------------------
+    def set_text(self, text: str) -> None:
+        """Show a complete text (history): rendered now, big blocks in the background."""
+        self._reset()
+        self._stream.feed(text)
+        self._apply(self._stream.close())
+
+    def begin(self, text: str = "") -> None:
+        """Start streaming (optionally from already received text)."""
+        self._reset()
+        self._stream.feed(text)
+
+    def append(self, text: str) -> None:
+        """Queue streamed text; nothing is drawn until ``flush``."""
+        self._stream.feed(text)
+
+    def flush(self, budget: int | None = None) -> bool:
+        """Show queued text (at most ``budget`` characters); True if more is queued."""
+        if self._stream.backlog:
+            step = self._stream.step(budget) if budget else self._stream.step(self._stream.backlog)
+            self._apply(step)
+        return self._stream.backlog > 0
+
+    def finish(self) -> None:
+        """The text is complete: show all of it, the tail rendered as a finished block."""
+        if not self._stream.closed:
+            self._apply(self._stream.close())
+
+    def set_style(self, style: HtmlStyle) -> None:
+        """Re-render everything with new colours (theme change)."""
+        self._style = style
+        raw, closed = self._stream.raw, self._stream.closed
+        if closed:
+            self.set_text(raw)
+        else:
+            self.begin(raw)
+            self.flush()
+
+    @property
+    def streaming(self) -> bool:
+        return not self._stream.closed
+
+    @property
+    def has_pending_renders(self) -> bool:
+        return bool(self._jobs)
+
+    @property
+    def backlog(self) -> int:
+        return self._stream.backlog
+
+    @property
+    def last_tail_seconds(self) -> float:
+        return self._last_tail_seconds
+
+    def raw_text(self) -> str:
+        return self._stream.raw
+
+    def plain_text(self) -> str:
+        """The text as displayed (what a user could select and copy)."""
+        parts = [s.browser.toPlainText() for s in self._settled]
+        if self._tail is not None and self._tail.isVisibleTo(self):
+            parts.append(self._tail.toPlainText())
+        return "\n".join(p for p in parts if p)
+
+    def segments(self) -> list[MarkdownSegment]:
+        browsers = [s.browser for s in self._settled]
+        if self._tail is not None and self._tail.isVisibleTo(self):
+            browsers.append(self._tail)
+        return browsers
+
+    def code(self, code_id: str) -> str | None:
+        return self._codes.get(code_id, self._tail_codes.get(code_id))
+
+    # applying steps --------------------------------------------------------
+    def _reset(self) -> None:
+        self._generation += 1
+        self._jobs.clear()
+        for settled in self._settled:
+            settled.browser.deleteLater()
+        self._settled.clear()
+        self._codes.clear()
+        self._tail_codes.clear()
+        if self._tail is not None:
+            self._tail.clear()
+            self._tail.setVisible(False)
+        if self._notice is not None:
+            self._notice.setVisible(False)
+        self._stream = StreamingMarkdown()
+
+    def _apply(self, step: Step) -> None:
+        if step.finished:
+            slow = self._stream.tail_was_slow
+            for block in step.finished:
+                self._settle(block, background=slow or len(block) > SYNC_RENDER_LIMIT)
+            self._clear_tail()
+        if step.tail_mode is TailMode.RENDER:
+            if step.tail_source.strip():
+                self._render_tail(step.tail_source)
+            else:
+                self._clear_tail()
+        elif step.tail_mode is TailMode.APPEND:
+            self._append_to_tail(step.tail_append)
+        if self._stream.truncated:
+            self._show_notice()
+
+    def _new_segment(self) -> MarkdownSegment:
+        segment = MarkdownSegment(self)
+        segment.anchorClicked.connect(self._on_anchor)
+        return segment
+
+    def _settle(self, block: str, *, background: bool) -> None:
+        if not block.strip():
+            return
+        prefix = f"b{next(self._serial)}."
+        if background:
+            html = plain_html(block)  # shown until the real rendering arrives
+        else:
+            rendered = render_block(block, self._style, code_prefix=prefix)
+            html = rendered.html
+            self._codes.update(rendered.codes)
+        last = self._settled[-1] if self._settled else None
+        if last is None or last.size + len(html) > SEGMENT_HTML_LIMIT:
+            last = _Settled(self._new_segment())
+            self._settled.append(last)
+            # Settled segments go before the tail (which is always last).
+            self._layout.insertWidget(len(self._settled) - 1, last.browser)
+        last.blocks.append(html)
+        last.size += len(html)
+        last.show()
+        if background:
+            job = next(self._serial)
+            self._jobs[job] = (last, len(last.blocks) - 1, self._generation)
+            future = _render_executor().submit(render_block, block, self._style, code_prefix=prefix)
+            future.add_done_callback(partial(_deliver, self._bridge, job))
+
+    def _on_rendered(self, job: int, result: RenderedBlock | None) -> None:
+        entry = self._jobs.pop(job, None)
+        if entry is None or result is None:
+            return
+        settled, index, generation = entry
+        if generation != self._generation or settled not in self._settled:
+            return
+        settled.size += len(result.html) - len(settled.blocks[index])
+        settled.blocks[index] = result.html
+        self._codes.update(result.codes)
+        settled.show()
+        self.renderFinished.emit()
+
+    def _tail_segment(self) -> MarkdownSegment:
+        if self._tail is None:
+            self._tail = self._new_segment()
+            self._layout.addWidget(self._tail)
+        return self._tail
+
+    def _clear_tail(self) -> None:
+        self._tail_codes = {}
+        if self._tail is not None and self._tail.isVisibleTo(self):
+            self._tail.clear()
+            self._tail.setVisible(False)
+
+    def _render_tail(self, source: str) -> None:
+        started = time.perf_counter()
+        rendered = render_block(source, self._style, code_prefix="t", streaming=True)
+        tail = self._tail_segment()
+        tail.setHtml(rendered.html)
+        tail.setVisible(True)
+        self._tail_codes = rendered.codes
+        self._last_tail_seconds = time.perf_counter() - started
+        if self._last_tail_seconds > SLOW_TAIL_SECONDS:
+            self._stream.mark_tail_slow()
+
+    def _append_to_tail(self, text: str) -> None:
+        tail = self._tail_segment()
+        tail.setVisible(True)
+        cursor = QTextCursor(tail.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        for line in breakable(sanitize_text(text)).splitlines(keepends=True):
+            while line:
+                room = MAX_APPENDED_PARAGRAPH - cursor.block().length()
+                if room <= 0:
+                    cursor.insertBlock()
+                    room = MAX_APPENDED_PARAGRAPH
+                cursor.insertText(line[:room])
+                line = line[room:]
+
+    def _show_notice(self) -> None:
+        if self._notice is None:
+            self._notice = QLabel(self)
+            self._notice.setObjectName("truncationNotice")
+            self._notice.setWordWrap(True)
+            self._layout.addWidget(self._notice)
+        shown = f"{self._stream.raw_length:,}"
+        self._notice.setText(
+            f"This message is very long ({shown} characters). Only the beginning is shown; "
+            "“Copy message” copies all of it."
+        )
+        self._notice.setVisible(True)
+
+    # links -------------------------------------------------------------------
+    def _on_anchor(self, url: QUrl) -> None:
+        text = url.toString()
+        if url.scheme() == COPY_CODE_SCHEME:
+            code = self.code(text.partition(":")[2])
+            if code is not None:
+                QGuiApplication.clipboard().setText(code)
+                self.codeCopied.emit(code)
+            return
+        if is_safe_url(text) and url.isValid():
+            self.linkActivated.emit(url)
+            QDesktopServices.openUrl(url)
+            return
+        self.linkRefused.emit(text[:200])

@@ -35,8 +35,12 @@ for tool in dpkg-deb objdump; do
 done
 
 step_start=$SECONDS
+mkdir -p build
+report=build/build-report.txt
+: > "$report"
 step() {
     echo "== $1 (+$((SECONDS - step_start)) s)"
+    echo "+$((SECONDS - step_start)) s  $1" >> "$report"
 }
 
 # The PyInstaller pin lives in pyproject.toml's `build` extra; install exactly that.

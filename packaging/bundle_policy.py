@@ -14,6 +14,8 @@ plugins link. The virtual keyboard input plugin alone drags libQt6Quick and libQ
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
@@ -298,3 +300,30 @@ def removed_bytes(removed: Iterable[TocEntry]) -> int:
         if typecode != "SYMLINK" and os.path.isfile(src):
             total += os.path.getsize(src)
     return total
+
+
+def strip_debug_info(folder: str) -> int:
+    """Remove debug sections from the shared libraries under ``folder``; returns bytes saved.
+
+    Linux only. The Qt wheels ship stripped libraries, but an interpreter built from source
+    (pyenv) carries full debug info: libpython alone is 23 MB instead of 6.5 MB. Only
+    ``--strip-debug`` (symbols stay) and only ``*.so*`` files: the executables carry the
+    bundle's archive at their end, which ``strip`` would cut off.
+    """
+    if shutil.which("strip") is None or shutil.which("objdump") is None:
+        return 0
+    saved = 0
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            if ".so" not in name or os.path.islink(path):
+                continue
+            headers = subprocess.run(
+                ["objdump", "-h", path], capture_output=True, text=True, check=False
+            ).stdout
+            if ".debug_info" not in headers:
+                continue
+            before = os.path.getsize(path)
+            subprocess.run(["strip", "--strip-debug", path], check=True)
+            saved += before - os.path.getsize(path)
+    return saved

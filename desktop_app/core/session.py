@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from desktop_app.core.errors import Interrupted, StreamdeskError
 from desktop_app.core.events import (
@@ -62,8 +62,12 @@ async def stream_turn(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: Callable[[], float] = random.random,
-) -> AsyncIterator[StreamEvent]:
-    """Run one turn, yielding its events; the last is always one ``TurnEnded``."""
+) -> AsyncGenerator[StreamEvent, None]:
+    """Run one turn, yielding its events; the last is always one ``TurnEnded``.
+
+    An async generator: close it (``aclose()``, or ``contextlib.aclosing``) if
+    you stop iterating early, so the response is closed at once.
+    """
     turn = Turn(
         client, provider, request, endpoint, settings, observer or NullObserver(), clock, sleep, rng
     )

@@ -53,6 +53,7 @@ DRAIN_LIMIT = 64 * 1024
 MAX_RECONNECT_DELAY = 30.0
 
 _DROP_HEADERS = frozenset({"content-type", "content-length", "accept", "last-event-id"})
+_SSE_FIELDS = ("data:", "event:", "id:", "retry:", ":")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,17 +222,24 @@ class Turn:
 
     async def _not_a_stream(self, stream: HttpStream) -> UnexpectedResponse:
         kind = stream.content_type or "no content type"
-        said = ""
-        try:
+        host = host_of(stream.url)
+        body = ""
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(min(self._budget(), 5.0)):
                 body = (await stream.read_body()).decode("utf-8", "replace")
-            said = mask_secret(self.provider.error_message(body), self.secret)
-        except (TimeoutError, StreamdeskError):
-            pass
+        if body.lstrip().startswith(_SSE_FIELDS):
+            # Events under the wrong label: a misconfigured server or a proxy rewrote it.
+            return UnexpectedResponse(
+                f"The server {host} sent events labelled as {kind} instead of "
+                "text/event-stream, so they were not read.",
+                hint="The server, or a proxy in between, must send "
+                "Content-Type: text/event-stream.",
+            )
+        said = mask_secret(self.provider.error_message(body), self.secret) if body else ""
         page = "a web page" if kind == "text/html" else kind
         tail = f": {' '.join(said.split())[:300]}" if said else "."
         return UnexpectedResponse(
-            f"The server {host_of(stream.url)} answered with {page} (HTTP {stream.status}) "
+            f"The server {host} answered with {page} (HTTP {stream.status}) "
             f"instead of a stream of events{tail}"
         )
 

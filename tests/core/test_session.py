@@ -271,6 +271,20 @@ async def test_a_2xx_that_is_not_an_event_stream_is_an_unexpected_response(
     assert words in str(end.error)
 
 
+async def test_events_under_the_wrong_label_say_so() -> None:
+    reply = Reply(
+        headers=(("Content-Type", "text/plain"),),
+        body=sse(openai_delta("hidden"), OPENAI_DONE),
+        framing="length",
+    )
+    async with ByteServer(reply) as server:
+        end = end_of(await run(server))
+    assert isinstance(end.error, UnexpectedResponse)
+    assert "labelled as text/plain" in str(end.error)
+    assert "text/event-stream" in end.error.hint
+    assert end.text == ""
+
+
 async def test_an_event_stream_with_a_charset_is_fine() -> None:
     reply = Reply(
         headers=(("Content-Type", "Text/Event-Stream; charset=utf-8"),),

@@ -280,3 +280,45 @@ async def test_a_two_step_stream_resumes_at_its_own_url() -> None:
         ("GET", "/api/stream/7", None),
         ("GET", "/api/stream/7", "5"),
     ]
+
+
+async def test_the_stub_resumes_with_no_token_lost_or_repeated() -> None:
+    """Against the bundled stub: the resumed answer equals a full replay of the same stream."""
+    from desktop_app.core.sse import SSEDecoder
+    from server_stub.embedded import start_stub
+
+    observer = Reconnects()
+    request = ChatRequest(messages=(ChatMessage("user", "/scenario drop_then_resume"),), model="m")
+    with start_stub(tokens_per_second=2000, first_token_delay=0.0) as stub:
+        async with StreamingClient(trust_env=False) as client, asyncio.timeout(10):
+            events = [
+                e
+                async for e in stream_turn(
+                    client,
+                    get_provider("generic"),
+                    request,
+                    Endpoint(stub.url + "/api/chat"),
+                    observer=observer,
+                )
+            ]
+            end = end_of(events)
+            assert end.state is TurnState.COMPLETE, end.error
+            assert end.metrics.reconnects == 1
+            (resume_url, last_id), *_ = observer.seen
+            assert last_id
+            # Resuming after id 0 replays the whole stream (without its drop) from the stub's store.
+            replay = await client.open_stream(
+                "GET", resume_url, headers={"Accept": "text/event-stream", "Last-Event-ID": "0"}
+            )
+            decoder, parser, text = SSEDecoder(), get_provider("generic").new_parser(), []
+            try:
+                while chunk := await replay.next_chunk():
+                    for sse_event in decoder.feed(chunk):
+                        text += [
+                            e.text for e in parser.parse(sse_event) if isinstance(e, TextDelta)
+                        ]
+            finally:
+                await replay.aclose()
+    assert parser.finished
+    assert end.text == "".join(text)
+    assert [e.text for e in events if isinstance(e, TextDelta)] == text

@@ -1,0 +1,347 @@
+"""``streamdesk ask`` as a user runs it: a subprocess against loopback servers.
+
+Exit codes, what goes to stdout and stderr, --stats, --raw, reasoning, keys
+from the environment, escape sequences stripped (piped and on a terminal),
+Ctrl-C, and the three formats against the bundled stub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import signal
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import pytest
+
+from server_stub.embedded import RunningStub, start_stub
+from tests.core.byte_server import (
+    OPENAI_DONE,
+    ByteServer,
+    Pause,
+    Reply,
+    free_port,
+    openai_delta,
+    sse,
+)
+
+pytestmark = pytest.mark.asyncio
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY")}
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra)
+    return env
+
+
+async def ask(
+    *args: str,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+    stdout: int | None = None,
+) -> Result:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "desktop_app",
+        "ask",
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=stdout if stdout is not None else asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(env or environment()),
+    )
+    async with asyncio.timeout(30):
+        out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+    assert process.returncode is not None
+    return Result(process.returncode, (out or b"").decode(), err.decode())
+
+
+def openai(server: ByteServer, *args: str) -> tuple[str, ...]:
+    return ("--provider", "openai", "--base-url", server.url("/v1"), "--model", "m", *args)
+
+
+STREAM = Reply(body=sse(openai_delta("Hello, "), openai_delta("world!"), OPENAI_DONE))
+
+
+# ---------------------------------------------------------------- success
+
+
+async def test_the_answer_streams_to_stdout_and_exits_0() -> None:
+    async with ByteServer(STREAM) as server:
+        result = await ask("Say hello", *openai(server))
+        body = json.loads(server.requests[0].body)
+    assert (result.code, result.out, result.err) == (0, "Hello, world!", "")
+    assert body["messages"] == [{"role": "user", "content": "Say hello"}]
+    assert body["model"] == "m"
+
+
+async def test_the_prompt_can_come_from_stdin_with_a_system_prompt() -> None:
+    async with ByteServer(STREAM) as server:
+        result = await ask(*openai(server, "--system", "Be brief."), stdin="From stdin\n")
+        messages = json.loads(server.requests[0].body)["messages"]
+    assert result.code == 0
+    assert messages == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "From stdin\n"},
+    ]
+
+
+async def test_the_key_comes_from_the_named_variable() -> None:
+    async with ByteServer(STREAM) as server:
+        env = environment(MY_KEY="sk-from-env", OPENAI_API_KEY="sk-default")
+        await ask("hi", *openai(server, "--api-key-env", "MY_KEY"), env=env)
+        await ask("hi", *openai(server), env=env)
+        keys = [r.headers["authorization"] for r in server.requests]
+    assert keys == ["Bearer sk-from-env", "Bearer sk-default"]
+
+
+async def test_stats_go_to_stderr() -> None:
+    async with ByteServer(STREAM) as server:
+        result = await ask("hi", *openai(server, "--stats"))
+    assert result.code == 0
+    assert result.out == "Hello, world!"
+    assert "outcome: complete" in result.err
+    assert "output tokens: 2 (counted)" in result.err
+    assert "time to first token: " in result.err
+    assert "attempts: 1" in result.err
+
+
+async def test_raw_prints_each_decoded_event() -> None:
+    body = sse(": keep-alive\n\n", "id: 7\n" + openai_delta("Hi"), OPENAI_DONE)
+    async with ByteServer(Reply(body=body)) as server:
+        result = await ask("hi", *openai(server, "--raw"))
+    assert result.code == 0
+    blocks = result.out.split("\n\n")
+    assert blocks[0] == ": keep-alive"
+    event_lines = blocks[1].split("\n")
+    assert event_lines[:2] == ["event: message", "id: 7"]
+    assert json.loads(event_lines[2].removeprefix("data: "))["choices"][0]["delta"] == {
+        "content": "Hi"
+    }
+    assert blocks[2] == "event: message\nid: 7\ndata: [DONE]"
+
+
+async def test_reasoning_goes_to_stderr_only_when_asked() -> None:
+    thinking = (
+        'data: {"choices": [{"index": 0, "delta": {"reasoning_content": "Let me think."}}]}\n\n'
+    )
+    reply = Reply(body=sse(thinking, openai_delta("Answer."), OPENAI_DONE))
+    async with ByteServer(reply) as server:
+        quiet = await ask("hi", *openai(server))
+        shown = await ask("hi", *openai(server, "--show-reasoning"))
+    assert (quiet.out, quiet.err) == ("Answer.", "")
+    assert shown.out == "Answer."
+    assert shown.err == "Let me think.\n"
+
+
+# ---------------------------------------------------------------- terminal safety
+
+
+HOSTILE = "A\x1b[2J\x1b]0;pwned\x07B\x9b31mC\x1b]52;c;ZXZpbA==\x1b\\D\rE\x07F"
+
+
+async def test_escape_sequences_are_stripped_when_piped() -> None:
+    pieces = [HOSTILE[:3], HOSTILE[3:11], HOSTILE[11:]]  # sequences split across deltas
+    reply = Reply(body=sse(*(openai_delta(p) for p in pieces), OPENAI_DONE))
+    async with ByteServer(reply) as server:
+        result = await ask("hi", *openai(server))
+    assert result.code == 0
+    assert result.out == "ABCD\rE\x07F"  # piped: ESC and C1 go, other C0 stay as data
+
+
+async def test_every_control_is_stripped_on_a_terminal() -> None:
+    reply = Reply(body=sse(openai_delta(HOSTILE), OPENAI_DONE))
+    primary, secondary = pty.openpty()
+    try:
+        async with ByteServer(reply) as server:
+            result = await ask("hi", *openai(server), stdout=secondary)
+        os.close(secondary)
+        secondary = -1
+        shown = _read_all(primary)
+    finally:
+        os.close(primary)
+        if secondary >= 0:
+            os.close(secondary)
+    assert result.code == 0
+    # A terminal gets no control at all; the trailing newline keeps the prompt off the answer
+    # (the pty turns \n into \r\n).
+    assert shown == b"ABCDEF\r\n"
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other side is closed
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+async def test_a_hostile_error_message_is_sanitised_on_stderr() -> None:
+    body = json.dumps({"error": {"message": "bad \x1b]0;evil\x07key"}}).encode()
+    reply = Reply(
+        status=401, headers=(("Content-Type", "application/json"),), body=[body], framing="length"
+    )
+    async with ByteServer(reply) as server:
+        result = await ask("hi", *openai(server))
+    assert result.code == 3
+    assert "\x1b" not in result.err
+    assert "bad key" in result.err
+
+
+# ---------------------------------------------------------------- failures and exit codes
+
+
+async def test_http_errors_exit_3_with_one_line_on_stderr() -> None:
+    body = json.dumps({"error": {"message": "Incorrect API key provided."}}).encode()
+    reply = Reply(
+        status=401, headers=(("Content-Type", "application/json"),), body=[body], framing="length"
+    )
+    async with ByteServer(reply) as server:
+        result = await ask("hi", *openai(server))
+    assert result.code == 3
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("streamdesk ask: The server 127.0.0.1:")
+    assert "refused the API key (HTTP 401): Incorrect API key provided." in lines[0]
+    assert "Check the API key" in lines[0]  # the hint follows the sentence
+
+
+async def test_connection_refused_exits_3() -> None:
+    port = free_port()
+    args = ("--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m", "--timeout", "1")
+    result = await ask("hi", *args)
+    assert result.code == 3
+    assert "connection was refused" in result.err
+
+
+async def test_a_first_token_timeout_exits_3() -> None:
+    async with ByteServer(Reply(body=[b": waiting\n\n"], ending="hang")) as server:
+        result = await ask("hi", *openai(server, "--timeout", "0.5"))
+    assert result.code == 3
+    assert "did not start answering within 0.5 s" in result.err
+
+
+async def test_a_drop_exits_4_and_keeps_the_partial_text() -> None:
+    reply = Reply(body=sse(openai_delta("Partial ans")), ending="close")
+    async with ByteServer(reply) as server:
+        result = await ask("hi", *openai(server))
+    assert result.code == 4
+    assert result.out == "Partial ans"
+    assert "before the answer finished" in result.err
+
+
+async def test_a_provider_error_exits_4() -> None:
+    error = 'data: {"error": {"message": "The model crashed"}}\n\n'
+    async with ByteServer(Reply(body=sse(openai_delta("So far"), error))) as server:
+        result = await ask("hi", *openai(server))
+    assert result.code == 4
+    assert result.out == "So far"
+    assert "The model crashed" in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "words"),
+    [
+        (("hi",), {}, "--model is required"),
+        (("hi", "--provider", "generic", "--model", "m"), {}, "--base-url is required"),
+        (("hi", "--model", "gpt"), {}, "OPENAI_API_KEY"),
+        (("hi", "--provider", "anthropic", "--model", "c"), {}, "ANTHROPIC_API_KEY"),
+        (("hi", "--model", "m", "--api-key-env", "NOPE_KEY"), {}, "NOPE_KEY is not set"),
+        (("hi", "--model", "m", "--base-url", "ftp://x"), {}, "http:// or https://"),
+        (("   ", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"), {}, "prompt is empty"),
+        (("hi", "--provider", "nope"), {}, "invalid choice"),
+        (("hi", "--model", "m", "--timeout", "0"), {}, "must be more than 0"),
+    ],
+)
+async def test_usage_errors_exit_2(args: tuple[str, ...], env: dict[str, str], words: str) -> None:
+    result = await ask(*args, env=environment(**env))
+    assert result.code == 2
+    assert words in result.err
+    assert result.out == ""
+
+
+async def test_ctrl_c_cancels_the_turn_and_exits_130() -> None:
+    reply = Reply(body=[*sse(openai_delta("Started")), Pause(30)])
+    async with ByteServer(reply) as server:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "desktop_app",
+            "ask",
+            "hi",
+            *openai(server),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=environment(),
+        )
+        assert process.stdout is not None
+        async with asyncio.timeout(20):
+            first = await process.stdout.readexactly(len("Started"))
+            assert not server.client_gone.is_set()
+            process.send_signal(signal.SIGINT)
+            out, err = await process.communicate()
+            await server.wait_disconnect(2.0)
+    assert first == b"Started"
+    assert process.returncode == 130
+    assert out == b""
+    assert err.decode().strip() == "streamdesk ask: cancelled."
+
+
+# ---------------------------------------------------------------- against the bundled stub
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[RunningStub]:
+    with start_stub(tokens_per_second=5000, first_token_delay=0.0) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("provider", "path"),
+    [("openai", "/v1"), ("anthropic", "/v1"), ("generic", "/api/chat")],
+)
+async def test_every_format_against_the_stub(stub: RunningStub, provider: str, path: str) -> None:
+    args = ("--provider", provider, "--base-url", stub.url + path, "--model", "stub", "--stats")
+    result = await ask("Hello there", *args)
+    assert result.code == 0, result.err
+    assert "Streamdesk demo server" in result.out
+    assert "outcome: complete" in result.err
+    assert "(server)" in result.err
+
+
+async def test_the_stub_resumes_a_dropped_generic_stream(stub: RunningStub) -> None:
+    # Exactness (no token lost or repeated) is proven in test_session_resume against the stub.
+    args = ("--provider", "generic", "--base-url", stub.url + "/api/chat", "--model", "stub")
+    resumed = await ask("/scenario drop_then_resume", *args, "--stats")
+    assert resumed.code == 0, resumed.err
+    assert "reconnects: 1" in resumed.err
+    assert "Streamdesk demo server" in resumed.out
+
+
+async def test_stub_failures_map_to_exit_codes(stub: RunningStub) -> None:
+    args = ("--base-url", stub.url + "/v1", "--model", "stub", "--timeout", "5")
+    assert (await ask("/scenario http_404_model", *args)).code == 3
+    assert (await ask("/scenario wrong_content_type", *args)).code == 3
+    dropped = await ask("/scenario drop_mid_stream", *args)
+    assert dropped.code == 4
+    assert dropped.out

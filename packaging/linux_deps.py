@@ -154,7 +154,7 @@ def debian_name(soname: str) -> str:
     return f"{base}-{major}" if base[-1].isdigit() else f"{base}{major}"
 
 
-def _apt_knows(package: str) -> bool:
+def apt_knows(package: str) -> bool:
     if shutil.which("apt-cache") is None:
         return False
     r = subprocess.run(
@@ -164,6 +164,11 @@ def _apt_knows(package: str) -> bool:
         check=False,
     )
     return r.returncode == 0 and "Package:" in r.stdout
+
+
+def apt_has_lists() -> bool:
+    """Whether apt can answer at all (a fresh machine may have no package lists yet)."""
+    return apt_knows("libc6")
 
 
 def resolve(bundle: Path) -> Dependencies:
@@ -179,6 +184,7 @@ def resolve(bundle: Path) -> Dependencies:
         if soname not in carried and not soname.startswith(IGNORED_SONAMES)
     }
     owners = _dpkg_owners([ld[s] for s in external if s in ld and s not in GLIBC_SONAMES])
+    apt_lists = apt_has_lists()
     by_soname: dict[str, str] = {}
     for soname in external:
         if soname in GLIBC_SONAMES:
@@ -187,7 +193,13 @@ def resolve(bundle: Path) -> Dependencies:
             by_soname[soname] = owners[ld[soname]]
         else:
             guess = KNOWN_PACKAGES.get(soname) or debian_name(soname)
-            if _apt_knows(guess):
+            if apt_knows(guess):
+                by_soname[soname] = guess
+            elif not apt_lists:
+                # Nothing to check the guess against: use it and say so.
+                print(
+                    f"linux_deps: {soname} -> {guess} (naming rule, unconfirmed)", file=sys.stderr
+                )
                 by_soname[soname] = guess
 
     def packages(infos: dict[str, ElfInfo], missing: list[str]) -> set[str]:

@@ -98,9 +98,24 @@ def check_programs(c: Checker, folder: Path, label: str, self_test: bool) -> Non
             print("\n".join(f"       | {line}" for line in r.stdout.strip().splitlines()[-8:]))
 
 
+def check_xcb(c: Checker, folder: Path) -> None:
+    """The self-test on a real X server (Xvfb), through the xcb plugin and the OS libraries the
+    .deb Depends on: proves those are enough. Skipped without xvfb-run (apt-get install xvfb)."""
+    if shutil.which("xvfb-run") is None:
+        print("  skip self-test on X11: no xvfb-run (apt-get install xvfb xauth)")
+        return
+    c.run(
+        ["xvfb-run", "--auto-servernum", folder / "streamdesk", "--self-test"],
+        "bundle: streamdesk --self-test on Xvfb (xcb platform plugin)",
+        timeout=SELF_TEST_TIMEOUT,
+        env={"QT_QPA_PLATFORM": "xcb"},
+    )
+
+
 def check_bundle(c: Checker, bundle: Path) -> None:
     print(f"bundle {bundle} ({_size_mb(bundle):.1f} MB)")
     check_programs(c, bundle, "bundle", self_test=True)
+    check_xcb(c, bundle)
     files = [str(p.relative_to(bundle)) for p in bundle.rglob("*")]
     bad = [f for f in files if FORBIDDEN.search("/" + f)]
     c.check(not bad, f"bundle carries no QtWebEngine/QML/Quick/QtNetwork/translations {bad[:5]}")
@@ -206,6 +221,19 @@ def check_deb(c: Checker, deb: Path, work: Path, icons: bool) -> None:
             wanted.append(f"./usr/share/icons/hicolor/scalable/apps/{policy.APP_ID}.svg")
         for path in wanted:
             c.check(path in listing, f".deb has {path}")
+    if linux_deps.apt_has_lists():
+        # Resolves Depends against the real archive: a misnamed package fails here.
+        r = c.run(
+            ["apt-get", "install", "--simulate", "--no-install-recommends", deb.resolve()],
+            "apt-get install --simulate (every Depends exists in the archive)",
+        )
+        if r:
+            c.check("Conf streamdesk " in r.stdout, "apt would configure streamdesk")
+        info = c.run(["dpkg-deb", "--field", deb, "Recommends"], "dpkg-deb --field Recommends")
+        for pkg in info.stdout.strip().split(", ") if info and info.stdout.strip() else []:
+            c.check(linux_deps.apt_knows(pkg), f"Recommends {pkg} exists in the archive")
+    else:
+        print("  skip apt-get install --simulate: apt has no package lists (run apt-get update)")
     root = work / "root"
     if c.run(["dpkg-deb", "-x", deb, root], "dpkg-deb -x into a temporary root"):
         opt = root / "opt" / "streamdesk"

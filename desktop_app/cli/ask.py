@@ -159,11 +159,15 @@ def run(args: argparse.Namespace) -> int:
 async def _ask(
     target: AskTarget, request: ChatRequest, settings: TurnSettings, printer: Printer
 ) -> TurnEnded:
+    from desktop_app.core.network import NetworkSettings, is_loopback
     from desktop_app.core.session import stream_turn
     from desktop_app.core.transport import StreamingClient
 
-    # trust_env: the user's HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE apply, as in any CLI.
-    async with StreamingClient(trust_env=True) as client:
+    # The OS trust store (truststore), and the user's HTTPS_PROXY / NO_PROXY as in any
+    # CLI, except for a server on this machine, which a proxy must never capture.
+    # (With profiles: core.network.network_settings(profile, base_url).)
+    network = NetworkSettings(trust_env=not is_loopback(target.endpoint.base_url))
+    async with StreamingClient(network) as client:
         turn = stream_turn(
             client, target.provider, request, target.endpoint, settings, printer.observer
         )

@@ -85,6 +85,8 @@ async def stream_turn(
                     while not turn.parser.finished:
                         for event in await turn.read(current):
                             yield event
+                        if turn.broken is not None:
+                            raise turn.broken
                         if turn.failure is not None:
                             if not turn.got_content:  # e.g. overloaded_error: maybe retry
                                 failure, turn.failure = turn.failure, None

@@ -137,7 +137,9 @@ class Turn:
         self.resume_url: str | None = None
         self.failure: ProviderFailed | None = None
         self.dropped: Interrupted | None = None
+        self.broken: TurnOver | None = None  # unreadable data: ends the turn after its events
         self.resumed: HttpStream | None = None
+        self._away_since: float | None = None  # when the last read returned
 
     # ------------------------------------------------------------ connecting
 
@@ -145,6 +147,7 @@ class Turn:
         self.parser = self.provider.new_parser()
         self.decoder.flush()
         self.deadline = self.clock() + self.settings.first_token_timeout
+        self._away_since = None
 
     async def connect(self) -> HttpStream:
         """Send the request; return an open event stream or raise ``AttemptFailed``/``TurnOver``."""
@@ -282,6 +285,11 @@ class Turn:
         Sets ``failure`` when the server reported an error in the stream and
         ``dropped`` when the body ended or broke before the terminator.
         """
+        if self._away_since is not None:
+            # Time the consumer spent with our events is not the server's silence:
+            # the watchdogs count only time spent waiting for bytes.
+            self.deadline += self.clock() - self._away_since
+            self._away_since = None
         try:
             async with asyncio.timeout(self._budget()):
                 chunk = await stream.next_chunk()
@@ -300,13 +308,12 @@ class Turn:
                 f"The server {host_of(stream.url)} ended the stream before the answer finished."
             )
             return []
-        now = self.clock()
+        now = self._away_since = self.clock()
         self.observer.on_chunk(chunk, now)
         self.metrics.first_byte(now)
         out: list[StreamEvent] = []
         try:
-            events = self.decoder.feed(chunk)
-            for sse in events:
+            for sse in self.decoder.feed(chunk):
                 content = self.parser.parse(sse)
                 if not content and sse.event == "ping":
                     out.append(KeepAlive("ping"))  # Anthropic's keep-alive event
@@ -317,7 +324,9 @@ class Turn:
                 if self.parser.finished:
                     return out
         except StreamdeskError as exc:  # the decoder's size guard, the parser's protocol errors
-            raise TurnOver(TurnState.FAILED, exc) from exc
+            # The events before the bad one are yielded first, then the turn ends.
+            self.broken = TurnOver(TurnState.FAILED, exc)
+            return out
         out.extend(KeepAlive(c) for c in self.decoder.take_comments())
         return out
 
@@ -375,6 +384,7 @@ class Turn:
 
     async def resume(self, url: str) -> HttpStream:
         """GET the resume URL with Last-Event-ID; raise ``AttemptFailed`` or ``TurnOver``."""
+        self._away_since = None
         self.deadline = self.clock() + (
             self.settings.idle_timeout if self.got_content else self.settings.first_token_timeout
         )

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -385,13 +385,16 @@ async def test_an_error_event_mid_stream_fails_the_turn_and_keeps_the_text() -> 
     assert len(server.requests) == 1  # never retried after tokens
 
 
-async def test_malformed_data_is_a_protocol_error() -> None:
-    body = sse(openai_delta("ok "), 'data: {"choices": [{"delta": {"content": 5}}]}\n\n')
+async def test_malformed_data_is_a_protocol_error_after_the_good_events() -> None:
+    # One chunk: the good event before the bad one is still yielded.
+    bad = 'data: {"choices": [{"delta": {"content": 5}}]}\n\n'
+    body = [(openai_delta("ok ") + bad + openai_delta("never")).encode()]
     async with ByteServer(Reply(body=body)) as server:
-        end = end_of(await run(server))
+        events = await run(server)
+    end = end_of(events)
     assert end.state is TurnState.FAILED
     assert isinstance(end.error, StreamProtocolError)
-    assert end.text == "ok "
+    assert end.text == text_of(events) == "ok "
 
 
 # ---------------------------------------------------------------- timeouts
@@ -456,6 +459,27 @@ async def test_content_does_extend_the_idle_deadline() -> None:
         end = end_of(await run(server, settings=settings))
     assert end.state is TurnState.COMPLETE
     assert end.text == "01234"
+
+
+async def test_a_slow_consumer_is_not_mistaken_for_a_silent_server() -> None:
+    body: list[bytes | Pause] = []
+    for i in range(3):
+        body += [openai_delta(str(i)).encode(), Pause(0.02)]
+    body.append(OPENAI_DONE.encode())
+    settings = TurnSettings(idle_timeout=0.2, max_attempts=1)
+    events: list[StreamEvent] = []
+    async with (
+        ByteServer(Reply(body=body)) as server,
+        StreamingClient(trust_env=False) as client,
+        asyncio.timeout(5),
+    ):
+        endpoint = Endpoint(server.url("/v1"))
+        async for event in stream_turn(client, get_provider("openai"), REQUEST, endpoint, settings):
+            events.append(event)
+            if isinstance(event, TextDelta):
+                await asyncio.sleep(0.3)  # busy rendering, longer than the idle timeout
+    assert end_of(events).state is TurnState.COMPLETE
+    assert end_of(events).text == "012"
 
 
 # ---------------------------------------------------------------- cancellation
@@ -534,3 +558,38 @@ async def test_tool_calls_are_assembled_from_their_fragments() -> None:
     ]
     assert end.metrics.finish_reason == "tool_calls"
     assert end.metrics.time_to_first_token is not None
+
+
+async def test_the_observer_sees_the_wire_with_the_key_masked() -> None:
+    seen: list[tuple[str, object]] = []
+
+    class Recorder(NullObserver):
+        def on_request(
+            self, method: str, url: str, headers_masked: Mapping[str, str], body: object
+        ) -> None:
+            seen.append(("request", (method, url, dict(headers_masked), body)))
+
+        def on_response(self, status: int, headers: Mapping[str, str]) -> None:
+            seen.append(("response", (status, headers.get("content-type"))))
+
+        def on_chunk(self, data: bytes, at: float) -> None:
+            seen.append(("chunk", data))
+
+        def on_end(self, state: TurnState) -> None:
+            seen.append(("end", state))
+
+    body = sse(openai_delta("Hi"), OPENAI_DONE)
+    async with ByteServer(Reply(body=body)) as server:
+        await run(server, observer=Recorder())
+    kinds = [kind for kind, _ in seen]
+    assert kinds[:2] == ["request", "response"]
+    assert kinds[-1] == "end"
+    method, url, headers, sent = seen[0][1]  # type: ignore[misc]
+    assert (method, url) == ("POST", server.url("/v1/chat/completions"))
+    assert headers["Authorization"] == "Bearer ***"
+    assert KEY not in repr(seen)
+    assert isinstance(sent, dict)
+    assert sent["model"] == "test-model"
+    assert seen[1][1] == (200, "text/event-stream")
+    assert b"".join(d for k, d in seen if k == "chunk") == b"".join(body)  # type: ignore[misc]
+    assert seen[-1][1] is TurnState.COMPLETE

@@ -28,6 +28,7 @@ from desktop_app.core.errors import (
     UnexpectedResponse,
 )
 from desktop_app.core.http_errors import error_for_status, host_of
+from desktop_app.core.network import NetworkSettings
 from desktop_app.core.providers.base import Endpoint
 from desktop_app.core.providers.registry import get_provider
 from desktop_app.core.transport import (
@@ -336,17 +337,6 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class _Network:
-    """A stand-in for core.network's settings: trust one CA file, no proxy."""
-
-    def __init__(self, cafile: Path) -> None:
-        self._cafile = cafile
-        self.proxy: str | None = None
-
-    def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self._cafile))
-
-
 @pytest.mark.asyncio
 async def test_tls_untrusted_then_trusted_through_the_network_settings(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
@@ -370,7 +360,8 @@ async def test_tls_untrusted_then_trusted_through_the_network_settings(tmp_path:
             with pytest.raises(CertificateError, match="could not be verified"):
                 async with asyncio.timeout(5):
                     await client.open_stream("GET", url, headers={})
-        async with StreamingClient(_Network(cert), trust_env=False) as client:
+        network = NetworkSettings(trust_env=False, ca_bundle=str(cert))
+        async with StreamingClient(network) as client:
             async with asyncio.timeout(5):
                 stream = await client.open_stream("GET", url, headers={})
                 try:

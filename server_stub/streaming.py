@@ -28,7 +28,7 @@ FrameSource = Iterable[Frame]
 SSE_TYPE = "text/event-stream; charset=utf-8"
 KEEPALIVE = b": keep-alive\n\n"
 MAX_BATCH = 64  # frames due at once are joined into one write, up to this many
-PIECE_PAUSE = 0.002  # between the pieces of a split write, so they leave as separate segments
+PIECE_PAUSE = 0.001  # between the pieces of a split write, so they leave as separate segments
 
 _BODY = "http.response.body"
 _UNFINISHED = "ASGI callable returned without completing response."
@@ -62,15 +62,15 @@ def _raw_headers(
 
 
 def cut_points(data: bytes) -> list[int]:
-    """Where to cut one event: inside multi-byte characters, between CR and LF, and early."""
+    """Where to cut one event: early, inside its first multi-byte character, between its last
+    CR and LF (a decoder must not end the line twice), and inside its last character."""
     cuts = {min(7, len(data) - 1)}
     leads = [i for i, b in enumerate(data) if b >= 0xC0]
-    for i in leads[:2] + leads[-1:]:
+    for i in leads[:1] + leads[-1:]:
         cuts.add(i + 1 + (data[i] >= 0xE0))  # after the lead byte (or the 2nd of 3-4 bytes)
-    i = data.find(b"\r\n")
-    while i >= 0:
-        cuts.add(i + 1)
-        i = data.find(b"\r\n", i + 2)
+    crlf = data.rfind(b"\r\n")
+    if crlf >= 0:
+        cuts.add(crlf + 1)
     return sorted(c for c in cuts if 0 < c < len(data))
 
 

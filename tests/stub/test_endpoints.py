@@ -10,6 +10,7 @@ import httpx
 from server_stub import content
 from server_stub.embedded import RunningStub
 from tests.stub.wire import (
+    FAST,
     anthropic_body,
     anthropic_text,
     fetch,
@@ -291,12 +292,18 @@ def test_scenario_from_model_name_and_chat(stub: RunningStub, client: httpx.Clie
 
 
 def test_scenario_list_from_chat(stub: RunningStub, client: httpx.Client) -> None:
-    f = fetch(client, "POST", stub.url + "/api/chat", json_body=generic_body("/scenarios"))
+    f = fetch(
+        client, "POST", stub.url + "/api/chat", json_body=generic_body("/scenarios"), headers=FAST
+    )
     text = generic_text(f.events)
     assert "| `drop_then_resume` |" in text
     assert "| `split_utf8` |" in text
     unknown = fetch(
-        client, "POST", stub.url + "/api/chat", json_body=generic_body("/scenario bogus hi")
+        client,
+        "POST",
+        stub.url + "/api/chat",
+        json_body=generic_body("/scenario bogus hi"),
+        headers=FAST,
     )
     assert "| `normal` |" in generic_text(unknown.events)
 

@@ -7,6 +7,7 @@ the stub's tests depend on nothing from desktop_app.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ class Fetched:
     headers: httpx.Headers
     raw: bytes
     chunks: list[bytes]
+    times: list[float]  # monotonic arrival time of each chunk
     error: Exception | None = None  # set when the body ended abnormally
     events: list[Event] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
@@ -79,17 +81,19 @@ def fetch(
 ) -> Fetched:
     """Read the whole body (or ``max_bytes`` of it) as the server wrote it, chunk by chunk."""
     chunks: list[bytes] = []
+    times: list[float] = []
     error: Exception | None = None
     with client.stream(method, url, json=json_body, headers=headers) as response:
         try:
             for chunk in response.iter_raw():
                 chunks.append(chunk)
+                times.append(time.monotonic())
                 if max_bytes is not None and sum(map(len, chunks)) >= max_bytes:
                     break
         except httpx.HTTPError as exc:  # the server closed the socket mid-body
             error = exc
     raw = b"".join(chunks)
-    fetched = Fetched(response.status_code, response.headers, raw, chunks, error)
+    fetched = Fetched(response.status_code, response.headers, raw, chunks, times, error)
     if response.headers.get("content-type", "").startswith(("text/event-stream", "text/plain")):
         fetched.events, fetched.comments = parse_sse(raw)
     return fetched

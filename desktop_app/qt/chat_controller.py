@@ -1,0 +1,530 @@
+"""What the user's chat actions mean: send, stop, retry, continue, regenerate, edit, switch.
+
+``ChatController`` sits between the widgets (chat view, composer, sidebar) and
+the history and streams. It keeps one ``StreamController`` per conversation
+whose answer is streaming, so several conversations can stream at once while
+the user reads or writes in another; the chat view shows one conversation and
+the controller of that conversation forwards its deltas there.
+
+Every action writes the history first (small writes, fine on the GUI thread)
+and then updates the view, so what is on screen is what would come back
+after a restart. It knows nothing of profiles or keys: a ``TargetProvider``
+(the main window, from the active profile) says where a turn goes.
+
+It never awaits on the GUI thread's behalf: streams run as tasks in the
+window's ``TaskRegistry``; the API key is resolved inside the stream task so
+Stop works while a keychain prompt is pending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop_app.core.errors import StorageError, StreamdeskError
+from desktop_app.core.events import StreamEvent, TurnEnded, TurnMetrics, TurnState
+from desktop_app.core.providers.base import ChatMessage, ChatRequest, Endpoint, Provider
+from desktop_app.core.session import TurnSettings, stream_turn
+from desktop_app.core.storage import HistoryStore, MessageStatus, StoredMessage
+from desktop_app.core.transport import StreamingClient
+from desktop_app.qt.chat_view import MessageView
+from desktop_app.qt.errors import describe
+from desktop_app.qt.stream_controller import StreamController, StreamOutcome, metrics_line
+from desktop_app.qt.tasks import TaskRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTarget:
+    """Where a turn goes and how, from the active profile at the moment of sending."""
+
+    profile: str
+    provider: Provider
+    model: str
+    # Builds or reuses the HTTP client, starts the offline stub if needed and
+    # reads the API key (off the GUI thread); awaited inside the stream task.
+    connect: Callable[[], Awaitable[tuple[StreamingClient, Endpoint]]]
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    settings: TurnSettings = field(default_factory=TurnSettings)
+
+
+class TargetProvider(Protocol):
+    def current_target(self) -> TurnTarget: ...
+
+
+class ChatViewLike(Protocol):
+    """The parts of ``ChatView`` the controller drives."""
+
+    def set_messages(self, views: list[MessageView]) -> None: ...
+
+    def append_message(self, view: MessageView) -> None: ...
+
+    def begin_stream(self, message_id: str) -> None: ...
+
+    def append_text(self, message_id: str, text: str) -> None: ...
+
+    def append_reasoning(self, message_id: str, text: str) -> None: ...
+
+    def set_status_line(self, message_id: str, text: str) -> None: ...
+
+    def end_stream(self, message_id: str, view: MessageView) -> None: ...
+
+    def update_message(self, view: MessageView) -> None: ...
+
+    def remove_messages_after(self, message_id: str) -> None: ...
+
+
+# ---------------------------------------------------------------- stored -> view
+
+
+_HINTS = {
+    MessageStatus.INTERRUPTED: "Use Continue to pick up where it stopped, or Regenerate.",
+    MessageStatus.ERROR: "Use Retry to ask again.",
+}
+
+
+def view_of(message: StoredMessage) -> MessageView:
+    """How a stored message is shown."""
+    error = message.error_message or ""
+    hint = _HINTS.get(message.status, "") if error or message.status in _HINTS else ""
+    if message.status is MessageStatus.INTERRUPTED and not error:
+        error = "The answer was cut off before it finished."
+    return MessageView(
+        id=str(message.id),
+        role=message.role,
+        text=message.text,
+        reasoning=message.reasoning,
+        status=message.status.value,
+        error=error,
+        error_hint=hint,
+        metrics_line=metrics_line(message.metrics) if message.metrics is not None else "",
+    )
+
+
+def view_of_outcome(message_id: str, outcome: StreamOutcome) -> MessageView:
+    ended = outcome.ended
+    return MessageView(
+        id=message_id,
+        role="assistant",
+        text=ended.text,
+        reasoning=ended.reasoning,
+        status=outcome.status,
+        error=outcome.error_sentence,
+        error_hint=outcome.error_hint,
+        metrics_line=outcome.metrics_line,
+    )
+
+
+def streaming_view(message_id: str, text: str = "", reasoning: str = "") -> MessageView:
+    return MessageView(
+        id=message_id,
+        role="assistant",
+        text=text,
+        reasoning=reasoning,
+        status="streaming",
+        error="",
+        error_hint="",
+        metrics_line="",
+    )
+
+
+def request_messages(messages: list[StoredMessage]) -> tuple[ChatMessage, ...]:
+    """The conversation as the server should see it: user and assistant text, in order.
+
+    Empty answers (an error before any text) carry nothing and are left out;
+    partial answers are kept (the user saw them, and so should the model).
+    """
+    out: list[ChatMessage] = []
+    for m in messages:
+        if m.role == "system" or (m.role == "assistant" and not m.text):
+            continue
+        out.append(ChatMessage(role=m.role, content=m.text))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- the controller
+
+
+class ChatController(QObject):
+    """Turns user actions into history writes and streams, and keeps the view in step."""
+
+    conversationsChanged = Signal()  # the sidebar list needs a refresh
+    conversationOpened = Signal(str)  # "" for a new, unsaved chat
+    streamingChanged = Signal(str, bool)  # (conversation id, streaming)
+    answerFinished = Signal(str, str, str)  # (conversation id, message id, status)
+    problemReported = Signal(str, str)  # (sentence, hint): for the window's banner
+
+    def __init__(
+        self,
+        *,
+        history: HistoryStore,
+        view: ChatViewLike,
+        targets: TargetProvider,
+        tasks: TaskRegistry,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.view = view
+        self._targets = targets
+        self._tasks = tasks
+        self._current: int | None = None
+        self._streams: dict[int, StreamController] = {}
+
+    # ------------------------------------------------------------ reading
+
+    @property
+    def current_id(self) -> int | None:
+        """The conversation on screen; None for a new chat not yet saved."""
+        return self._current
+
+    def is_streaming(self, conversation_id: int | None = None) -> bool:
+        cid = self._current if conversation_id is None else conversation_id
+        controller = self._streams.get(cid) if cid is not None else None
+        return controller is not None and controller.outcome is None
+
+    def stream_of(self, conversation_id: int) -> StreamController | None:
+        return self._streams.get(conversation_id)
+
+    def streaming_ids(self) -> list[int]:
+        return [cid for cid in self._streams if self.is_streaming(cid)]
+
+    def last_answer_text(self) -> str | None:
+        if self._current is None:
+            return None
+        controller = self._streams.get(self._current)
+        if controller is not None and controller.outcome is None:
+            return controller.text
+        for message in reversed(self.history.messages(self._current)):
+            if message.role == "assistant":
+                return message.text
+        return None
+
+    def message_text(self, message_id: str) -> str | None:
+        try:
+            mid = int(message_id)
+        except ValueError:
+            return None
+        for controller in self._streams.values():
+            if controller.message_id == message_id and controller.outcome is None:
+                return controller.text
+        try:
+            return self.history.get_message(mid).text
+        except StorageError:
+            return None
+
+    # ------------------------------------------------------------ switching
+
+    def new_chat(self) -> None:
+        """Show an empty chat; it is saved when its first message is sent."""
+        self._detach_current()
+        self._current = None
+        self.view.set_messages([])
+        self.conversationOpened.emit("")
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Show a conversation; a stream into it (if any) reattaches to the view."""
+        self._detach_current()
+        try:
+            messages = self.history.messages(conversation_id)
+        except StorageError as exc:
+            self._report(exc)
+            return
+        self._current = conversation_id
+        controller = self._streams.get(conversation_id)
+        live = controller if controller is not None and controller.outcome is None else None
+        views = []
+        for message in messages:
+            if live is not None and str(message.id) == live.message_id:
+                views.append(streaming_view(live.message_id, live.text, live.reasoning))
+            else:
+                views.append(view_of(message))
+        self.view.set_messages(views)
+        if live is not None:
+            live.attach(self.view)
+        self.conversationOpened.emit(str(conversation_id))
+
+    def _detach_current(self) -> None:
+        if self._current is not None:
+            controller = self._streams.get(self._current)
+            if controller is not None:
+                controller.detach()
+
+    # ------------------------------------------------------------ sending
+
+    def send(self, text: str) -> bool:
+        """Send a user message in the current conversation (creating it if new)."""
+        if self.is_streaming():
+            return False
+        try:
+            target = self._targets.current_target()
+        except StreamdeskError as exc:
+            self._report(exc)
+            return False
+        try:
+            if self._current is None:
+                conversation = self.history.create_conversation(
+                    profile=target.profile, model=target.model
+                )
+                self._current = conversation.id
+                self.conversationOpened.emit(str(conversation.id))
+            user = self.history.add_user_message(self._current, text)
+        except StorageError as exc:
+            self._report(exc)
+            return False
+        self.view.append_message(view_of(user))
+        self.conversationsChanged.emit()
+        return self._start_answer(self._current, target)
+
+    def resend_edited(self, message_id: str, text: str) -> bool:
+        """Replace a user message's text, drop everything after it and ask again."""
+        if self._current is None or self.is_streaming():
+            return False
+        try:
+            target = self._targets.current_target()
+            mid = int(message_id)
+            self.history.edit_message(mid, text)
+            self.history.truncate_after(mid)
+            self.view.update_message(view_of(self.history.get_message(mid)))
+        except (StreamdeskError, ValueError) as exc:
+            self._report(exc)
+            return False
+        self.view.remove_messages_after(message_id)
+        return self._start_answer(self._current, target)
+
+    def regenerate(self, message_id: str) -> bool:
+        """Drop an answer (and anything after it) and ask for a new one."""
+        if self._current is None or self.is_streaming():
+            return False
+        try:
+            target = self._targets.current_target()
+            mid = int(message_id)
+            messages = self.history.messages(self._current)
+            index = next(i for i, m in enumerate(messages) if m.id == mid)
+        except (StreamdeskError, ValueError, StopIteration) as exc:
+            self._report(exc if isinstance(exc, StreamdeskError) else None)
+            return False
+        if index == 0:
+            return False
+        previous = messages[index - 1]
+        try:
+            self.history.truncate_after(previous.id)
+        except StorageError as exc:
+            self._report(exc)
+            return False
+        self.view.remove_messages_after(str(previous.id))
+        return self._start_answer(self._current, target)
+
+    retry = regenerate  # Retry on a failed answer asks again, the same way
+
+    def continue_answer(self, message_id: str) -> bool:
+        """Continue an interrupted answer from its partial text, in the same message."""
+        if self._current is None or self.is_streaming():
+            return False
+        try:
+            target = self._targets.current_target()
+            message = self.history.get_message(int(message_id))
+        except (StreamdeskError, ValueError) as exc:
+            self._report(exc if isinstance(exc, StreamdeskError) else None)
+            return False
+        if message.role != "assistant" or not message.text:
+            return self.regenerate(message_id)
+        before = [m for m in self.history.messages(self._current) if m.position < message.position]
+        request = self._request(target, before, prefill=message.text)
+        # Mark it streaming again (a checkpoint does, for an interrupted answer).
+        self.history.checkpoint(message.id, message.text, message.reasoning)
+        self.view.update_message(streaming_view(message_id, message.text, message.reasoning))
+        return self._start(
+            self._current,
+            message_id,
+            target,
+            request,
+            base_text=message.text,
+            base_reasoning=message.reasoning,
+        )
+
+    def stop(self, conversation_id: int | None = None) -> bool:
+        cid = self._current if conversation_id is None else conversation_id
+        controller = self._streams.get(cid) if cid is not None else None
+        return controller is not None and controller.stop()
+
+    # ------------------------------------------------------------ conversations
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        try:
+            self.history.rename_conversation(conversation_id, title)
+        except StorageError as exc:
+            self._report(exc)
+        self.conversationsChanged.emit()
+
+    def delete(self, conversation_id: int) -> None:
+        """Soft-delete (undo brings it back); a stream into it is stopped first."""
+        controller = self._streams.get(conversation_id)
+        if controller is not None:
+            controller.stop()
+        try:
+            self.history.delete_conversation(conversation_id)
+        except StorageError as exc:
+            self._report(exc)
+            return
+        if self._current == conversation_id:
+            self._detach_current()
+            self._current = None
+            self.view.set_messages([])
+            self.conversationOpened.emit("")
+        self.conversationsChanged.emit()
+
+    def restore(self, conversation_id: int) -> None:
+        try:
+            self.history.restore_conversation(conversation_id)
+        except StorageError as exc:
+            self._report(exc)
+            return
+        self.conversationsChanged.emit()
+        self.open_conversation(conversation_id)
+
+    # ------------------------------------------------------------ shutdown
+
+    def save_all(self) -> None:
+        """Write every streaming answer now (the app may be killed next)."""
+        for controller in self._streams.values():
+            controller.save_now()
+
+    def stop_all(self, *, closing: bool = False) -> list[StreamController]:
+        stopped = []
+        for controller in list(self._streams.values()):
+            if controller.stop(closing=closing):
+                stopped.append(controller)
+        return stopped
+
+    # ------------------------------------------------------------ internals
+
+    def _start_answer(self, conversation_id: int, target: TurnTarget) -> bool:
+        try:
+            history = self.history.messages(conversation_id)
+            message = self.history.start_assistant_message(
+                conversation_id, model=target.model, profile=target.profile
+            )
+        except StorageError as exc:
+            self._report(exc)
+            return False
+        message_id = str(message.id)
+        if conversation_id == self._current:
+            self.view.append_message(streaming_view(message_id))
+        request = self._request(target, history)
+        return self._start(conversation_id, message_id, target, request)
+
+    def _request(
+        self, target: TurnTarget, history: list[StoredMessage], *, prefill: str | None = None
+    ) -> ChatRequest:
+        return ChatRequest(
+            messages=request_messages(history),
+            model=target.model,
+            system=target.system or None,
+            temperature=target.temperature,
+            max_tokens=target.max_tokens,
+            prefill=prefill,
+        )
+
+    def _start(
+        self,
+        conversation_id: int,
+        message_id: str,
+        target: TurnTarget,
+        request: ChatRequest,
+        *,
+        base_text: str = "",
+        base_reasoning: str = "",
+    ) -> bool:
+        controller = StreamController(
+            conversation_id=str(conversation_id),
+            message_id=message_id,
+            source=_turn_source(target, request),
+            recorder=_HistoryRecorder(self.history, int(message_id)),
+            tasks=self._tasks,
+            base_text=base_text,
+            base_reasoning=base_reasoning,
+            parent=self,
+        )
+        self._streams[conversation_id] = controller
+        controller.streamFinished.connect(
+            lambda status, c=controller: self._finished(conversation_id, c, status)
+        )
+        if conversation_id == self._current:
+            controller.attach(self.view)
+        controller.start()
+        self.streamingChanged.emit(str(conversation_id), True)
+        return True
+
+    def _finished(self, conversation_id: int, controller: StreamController, status: str) -> None:
+        outcome = controller.outcome
+        if self._streams.get(conversation_id) is controller:
+            del self._streams[conversation_id]
+        controller.detach()
+        if outcome is not None and conversation_id == self._current:
+            self.view.end_stream(
+                controller.message_id, view_of_outcome(controller.message_id, outcome)
+            )
+        # The controller's task may still be draining the connection; it is
+        # owned by the task registry, and the QObject by us until then.
+        controller.deleteLater()
+        self.streamingChanged.emit(str(conversation_id), False)
+        self.answerFinished.emit(str(conversation_id), controller.message_id, status)
+        self.conversationsChanged.emit()
+
+    def _report(self, exc: BaseException | None) -> None:
+        sentence, hint = describe(exc)
+        self.problemReported.emit(sentence, hint)
+
+
+class _HistoryRecorder:
+    """Saves one answer into the history as it grows and when it ends."""
+
+    def __init__(self, history: HistoryStore, message_id: int) -> None:
+        self._history = history
+        self._message_id = message_id
+
+    def checkpoint(self, text: str, reasoning: str) -> None:
+        try:
+            self._history.checkpoint(self._message_id, text, reasoning)
+        except StorageError:
+            # The stream goes on; the final write reports a lasting problem.
+            log.warning("could not checkpoint message %s", self._message_id, exc_info=True)
+
+    def finish(self, ended: TurnEnded) -> None:
+        try:
+            self._history.finish_turn(self._message_id, ended)
+        except StorageError:
+            log.exception("could not save the end of message %s", self._message_id)
+
+
+def _turn_source(
+    target: TurnTarget, request: ChatRequest
+) -> Callable[[], AsyncIterator[StreamEvent]]:
+    async def source() -> AsyncIterator[StreamEvent]:
+        try:
+            client, endpoint = await target.connect()
+        except StreamdeskError as exc:
+            # No usable key (no keychain, a locked one that timed out...): end
+            # the turn the way the session would, with words to show.
+            yield TurnEnded(
+                state=TurnState.FAILED,
+                text="",
+                metrics=TurnMetrics(outcome=TurnState.FAILED),
+                error=exc,
+            )
+            return
+        events = stream_turn(client, target.provider, request, endpoint, target.settings)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    return source

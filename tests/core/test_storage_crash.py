@@ -150,3 +150,13 @@ def test_sigkill_mid_stream_keeps_the_partial_answer(tmp_path: Path) -> None:
         expected = "".join(f"token{i} " for i in range(len(answer.text)))
         assert expected.startswith(answer.text)
     assert integrity(path) == [("ok",)]
+
+
+def test_a_second_connection_without_maintenance_leaves_streams_alone(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    with HistoryStore.open(path) as gui:
+        c = gui.create_conversation()
+        answer = gui.start_assistant_message(c.id)
+        with HistoryStore.open(path, maintenance=False) as export_thread:
+            assert export_thread.recovered == 0
+            assert export_thread.get_message(answer.id).status is MessageStatus.STREAMING

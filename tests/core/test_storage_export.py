@@ -19,7 +19,7 @@ from desktop_app.core.storage import (
     export_markdown,
     import_json,
 )
-from tests.core.storage_helpers import fill
+from tests.core.storage_helpers import FakeClock, fill
 
 
 def _portable(store: HistoryStore) -> list[tuple[object, list[StoredMessage]]]:
@@ -163,3 +163,15 @@ def test_bad_files_are_refused_before_writing(content: str, words: str) -> None:
         with pytest.raises(InvalidExport, match=words):
             import_json(store, content)
         assert store.list_conversations() == []
+
+
+def test_conversations_with_the_same_time_keep_their_order() -> None:
+    clock = FakeClock()  # every write at the same instant: only ids break ties
+    with HistoryStore.in_memory(clock=clock) as source:
+        fill(source, 5)
+        exported = export_json(source)
+        order = [c.uid for c in source.list_conversations()]
+    with HistoryStore.in_memory(clock=clock) as target:
+        import_json(target, exported)
+        assert [c.uid for c in target.list_conversations()] == order
+        assert export_json(target) == exported

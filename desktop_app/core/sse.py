@@ -14,17 +14,19 @@ line dispatches the block if it had data, and always publishes the id buffer
 as ``last_event_id``; a block the stream ends inside is discarded.
 https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 
-Speed (research/performance.md §1): work happens per chunk with str methods
-(decode, replace, split), never per byte in Python. A block that is a single
-``data:`` line, which is nearly every block of a chat stream, takes a fast path
-that builds the event straight from the split. The unfinished line is kept as a
-list of pieces and joined once, so a line or event spread over many chunks
-costs linear time (eventsource-parser issue #28).
+How, and why so (research/performance.md §1; benchmarks/bench_sse.py): lines
+are found in the *bytes*, per chunk, with bytes methods, never per byte in
+Python, and only complete lines or values are decoded. That is exact: CR and
+LF are ASCII, so a line ending is a character boundary, and an invalid UTF-8
+sequence never spans an ASCII byte. A run of blocks that are each a single
+data line (nearly all of a chat stream) is framed by one split; data-only
+multi-line blocks are joined by one replace; the unfinished line is kept as
+pieces joined once, so a line or event spread over many chunks costs linear
+time (eventsource-parser issue #28).
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +36,8 @@ from desktop_app.core.errors import StreamProtocolError
 
 DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
 MAX_KEPT_COMMENTS = 64
+_BOM = b"\xef\xbb\xbf"
+_ABANDONED = "The event stream was already abandoned because an earlier event was too large."
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +67,21 @@ class RawFrame:
     event: ServerSentEvent | None
 
 
-def _is_retry_value(value: str) -> bool:
-    # Only ASCII 0-9, at least one (WPT format-field-retry-bogus): isdigit()
-    # alone would also take "²" or Arabic-Indic digits.
-    return value.isascii() and value.isdigit()
+# Events are built through their slot descriptors rather than the frozen
+# dataclass __init__ (four object.__setattr__ calls): ~40 % cheaper, and on bulk
+# chunks building events is the decoder's largest cost (benchmarks/bench_sse.py).
+# The result is an ordinary ServerSentEvent, equal to one built by the class.
+_new = object.__new__
+_set_type: Callable[[ServerSentEvent, str], None] = ServerSentEvent.__dict__["event"].__set__
+_set_data: Callable[[ServerSentEvent, str], None] = ServerSentEvent.__dict__["data"].__set__
+_set_id: Callable[[ServerSentEvent, str], None] = ServerSentEvent.__dict__["id"].__set__
+_set_retry: Callable[[ServerSentEvent, int | None], None] = ServerSentEvent.__dict__[
+    "retry"
+].__set__
 
 
-def _closed(data: bytes, final: bool = False) -> str:
-    raise StreamProtocolError(
-        "The event stream was already abandoned because an earlier event was too large."
-    )
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 class SSEDecoder:
@@ -86,9 +95,9 @@ class SSEDecoder:
     the server sets one); ``last_event_id`` is what a reconnect sends as
     ``Last-Event-ID``.
 
-    ``max_event_bytes`` bounds a single line and an event's data, counted in
-    decoded characters (equal to bytes for ASCII); beyond it ``feed()`` raises
-    ``StreamProtocolError`` and the decoder refuses further input.
+    ``max_event_bytes`` bounds a single line and an event's data, in bytes;
+    beyond it ``feed()`` raises ``StreamProtocolError`` and the decoder refuses
+    further input.
     """
 
     def __init__(
@@ -98,6 +107,7 @@ class SSEDecoder:
         self.last_event_id: str = ""
         self.comment_count: int = 0
         self._max = max_event_bytes
+        self._failed = False
         self._comments: deque[str] = deque(maxlen=MAX_KEPT_COMMENTS)
         # None when not recording: the hot paths test it once per chunk.
         self._frames: list[RawFrame] | None = [] if record_frames else None
@@ -105,15 +115,17 @@ class SSEDecoder:
 
     def _reset_parse(self) -> None:
         """Empty every per-stream buffer (a new connection starts a fresh parse)."""
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._decode: Callable[[bytes, bool], str] = self._decoder.decode
-        self._at_start = True  # a BOM may still come (its bytes may be split)
+        # Nothing pending, no BOM to await, no LF to skip, not recording: the
+        # state in which ``feed`` may take its one-event fast path.
+        self._quiet = False
+        self._at_start = True  # the BOM may still come...
+        self._start = b""  # ...and these are its first bytes, held back
         self._skip_lf = False  # the last line ended with CR: a leading LF is its CRLF
-        self._tail: list[str] = []  # pieces of the unfinished line
+        self._tail: list[bytes] = []  # pieces of the unfinished line
         self._tail_len = 0
         # The block being read. ``_open``: a line arrived since the last blank line.
         self._open = False
-        self._data: list[str] = []
+        self._data: list[bytes] = []  # values of the block's data lines, undecoded
         self._data_len = 0
         self._event = ""
         # A new connection resumes from the last published id, as Chromium's
@@ -128,44 +140,66 @@ class SSEDecoder:
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
         """Decode one chunk; return the events whose blank line it contained."""
-        text = self._decode(data, False)
-        if not text:
-            return []
+        if (
+            self._quiet
+            and data[-2:] == b"\n\n"
+            and data[:6] == b"data: "
+            and data.count(b"\n") == 2
+            and b"\r" not in data
+            and len(data) <= self._max
+        ):
+            # The chunk is exactly one "data: " line and its blank line, with
+            # nothing pending: what a model streaming at its own pace sends.
+            event = _new(ServerSentEvent)
+            _set_type(event, "message")
+            _set_data(event, data[6:-2].decode("utf-8", "replace"))
+            _set_id(event, self.last_event_id)
+            _set_retry(event, None)
+            return [event]
+        events = self._feed(data)
+        self._quiet = not (
+            self._tail or self._open or self._skip_lf or self._at_start or self._failed
+        ) and (self._frames is None)
+        return events
+
+    def _feed(self, data: bytes) -> list[ServerSentEvent]:
+        if self._failed:
+            raise StreamProtocolError(_ABANDONED)
         if self._at_start:
-            self._at_start = False
-            if text[0] == "\ufeff":
-                text = text[1:]
-        if self._skip_lf and text:
-            self._skip_lf = False
-            if text[0] == "\n":
-                text = text[1:]
-        if not text:
+            data = self._strip_bom(data)
+        if not data:
             return []
-        if "\r" in text:
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[0] == 0x0A:
+                data = data[1:]
+                if not data:
+                    return []
+        if b"\r" in data:
             # A CR at the very end ends its line now; an LF starting the next
             # chunk must then not end another one.
-            self._skip_lf = text[-1] == "\r"
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        end = text.rfind("\n")
+            self._skip_lf = data[-1] == 0x0D
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = data.rfind(b"\n")
         if end < 0:
-            self._tail.append(text)
-            self._tail_len += len(text)
+            self._tail.append(data)
+            self._tail_len += len(data)
             if self._tail_len > self._max:
                 self._fail("line")
             return []
         if self._tail:
-            head = "".join(self._tail)
-            text = head + text
+            head = b"".join(self._tail)
+            data = head + data
             end += len(head)
             self._tail = []
-        rest_len = len(text) - end - 1
+        rest_len = len(data) - end - 1
         if rest_len:
-            self._tail.append(text[end + 1 :])
-            text = text[: end + 1]
+            self._tail.append(data[end + 1 :])
+            data = data[: end + 1]
         self._tail_len = rest_len
         if rest_len > self._max:
             self._fail("line")
-        return self._complete(text)
+        return self._complete(data)
 
     def flush(self) -> list[ServerSentEvent]:
         """End the stream: the unfinished line and block are discarded (spec §9.2.6).
@@ -173,7 +207,8 @@ class SSEDecoder:
         So nothing is ever dispatched here; the list is returned for symmetry
         with ``feed()``. The decoder is then ready for a fresh stream.
         """
-        self._decode(b"", True)  # may raise if the decoder was abandoned
+        if self._failed:
+            raise StreamProtocolError(_ABANDONED)
         self._reset_parse()
         return []
 
@@ -191,45 +226,125 @@ class SSEDecoder:
         self._frames = []
         return frames
 
-    # ------------------------------------------------------------ internals
+    # ------------------------------------------------------------ framing
 
-    def _complete(self, text: str) -> list[ServerSentEvent]:
-        """Process ``text``: whole lines, each ended by ``"\\n"``."""
-        if len(text) > self._max and max(map(len, text.split("\n"))) > self._max:
+    def _strip_bom(self, data: bytes) -> bytes:
+        """Drop one BOM at the stream's start, even if its bytes come in pieces."""
+        data = self._start + data
+        if len(data) < len(_BOM) and _BOM.startswith(data):
+            self._start = data  # too early to tell
+            return b""
+        self._at_start = False
+        self._start = b""
+        return data[3:] if data[:3] == _BOM else data
+
+    def _complete(self, data: bytes) -> list[ServerSentEvent]:
+        """Process ``data``: whole lines, each ended by LF."""
+        if len(data) > self._max and max(map(len, data.split(b"\n"))) > self._max:
             self._fail("line")
         out: list[ServerSentEvent] = []
-        # Splitting on "\n\n" cuts the text into blocks each ended by a blank
-        # line; the last piece holds the lines of a block not yet ended. A
-        # piece that starts with "\n" (or is "") begins with an extra blank
-        # line, which the general path dispatches as an empty block (a no-op).
-        blocks = text.split("\n\n")
-        last = blocks.pop()
-        if self._frames is not None:
-            for block in blocks:
-                self._lines(block.split("\n"), out)
-                self._dispatch(out)
-        else:
-            first = True
-            event_id = self.last_event_id
-            for block in blocks:
-                if block[:5] == "data:" and "\n" not in block and not (first and self._open):
-                    # One data line and nothing pending: the event is the line.
-                    out.append(
-                        ServerSentEvent(
-                            "message", block[6:] if block[5:6] == " " else block[5:], event_id
-                        )
-                    )
-                else:
-                    self._lines(block.split("\n"), out)
+        if self._frames is None and data[:5] == b"data:":
+            first_lf = data.find(b"\n")
+            if (
+                not self._open
+                and data[5] == 0x20  # "data: "
+                and data[first_lf + 1 : first_lf + 2] == b"\n"  # the first block is one line
+                and self._single_line_events(data, out)
+            ):
+                return out
+            # The whole chunk may be data lines of one block (a large event):
+            # one replace then, and no search for blank lines. Tried only if
+            # the second line, if any, is a data line too.
+            trailing_lf = 2 if data[-2:] == b"\n\n" else 1
+            one_line = first_lf >= len(data) - trailing_lf
+            if (one_line or data[first_lf + 1 : first_lf + 5] == b"data") and self._data_lines(
+                data, trailing_lf
+            ):
+                if trailing_lf == 2:
                     self._dispatch(out)
-                    event_id = self.last_event_id
-                first = False
+                return out
+        # General path. Splitting on "\n\n" cuts the data into blocks each
+        # ended by a blank line; the last piece holds the lines of a block not
+        # yet ended. A piece that starts with LF (or is empty) begins with an
+        # extra blank line, which ``_lines`` dispatches as an empty block.
+        blocks = data.split(b"\n\n")
+        last = blocks.pop()
+        for block in blocks:
+            self._block(block, out, 0)
+            self._dispatch(out)
         if last:
-            self._lines(last[:-1].split("\n"), out)
+            self._block(last, out, 1)
         return out
 
-    def _lines(self, lines: list[str], out: list[ServerSentEvent]) -> None:
-        """Interpret lines one by one (§9.2.6); a blank one dispatches."""
+    def _single_line_events(self, data: bytes, out: list[ServerSentEvent]) -> bool:
+        """Fast path: ``data`` opens with blocks that are each one "data: " line.
+
+        One split frames them and drops the field names. That holds iff the
+        values contain no LF, i.e. the only LFs in ``body`` are the two of each
+        separator; otherwise nothing is done and False returned.
+        """
+        cut = data.rfind(b"\n\n")
+        body = data[6:cut]
+        values = body.split(b"\n\ndata: ")
+        if body.count(b"\n") != 2 * len(values) - 2:
+            return False
+        event_id = self.last_event_id
+        append = out.append
+        for value in values:
+            event = _new(ServerSentEvent)
+            _set_type(event, "message")
+            _set_data(event, value.decode("utf-8", "replace"))
+            _set_id(event, event_id)
+            _set_retry(event, None)
+            append(event)
+        # What follows the last blank line: non-blank lines, each with its LF
+        # (a further "\n\n" would have been found by rfind).
+        if cut + 2 < len(data):
+            self._block(data[cut + 2 :], out, 1)
+        return True
+
+    def _block(self, block: bytes, out: list[ServerSentEvent], trailing_lf: int) -> None:
+        """Interpret ``block``: lines of one block joined by LF, then ``trailing_lf``
+        LFs that are not part of it."""
+        if (
+            self._frames is not None
+            or block[:5] != b"data:"
+            or not self._data_lines(block, trailing_lf)
+        ):
+            end = len(block) - trailing_lf
+            self._lines((block[:end] if trailing_lf else block).split(b"\n"), out)
+
+    def _data_lines(self, block: bytes, trailing_lf: int) -> bool:
+        """Bulk path: if ``block`` is only data lines, add their values and return True.
+
+        The values joined by LF are the block with the field names removed.
+        Each replacement shortens the block by the prefix's length, so the
+        lengths tell whether every line was a data line (and so that no blank
+        line hides inside).
+        """
+        n_breaks = block.count(b"\n") - trailing_lf
+        end = len(block) - trailing_lf
+        if block[5:6] == b" ":
+            joined = block.replace(b"\ndata: ", b"\n")
+            prefix = 6
+        elif b"\ndata: " not in block:
+            joined = block.replace(b"\ndata:", b"\n")
+            prefix = 5
+        else:
+            return False
+        if len(block) - len(joined) != prefix * n_breaks:
+            return False
+        self._add_data(joined[prefix : end - prefix * n_breaks])
+        return True
+
+    # ------------------------------------------------------------ interpreting
+
+    def _lines(self, lines: list[bytes], out: list[ServerSentEvent]) -> None:
+        """Interpret lines one by one (§9.2.6); a blank one dispatches.
+
+        Fields are parsed on bytes: names and the colon are ASCII, so this is
+        the same as parsing the decoded line; values are decoded when used.
+        """
         frame_lines = self._frame_lines if self._frames is not None else None
         for line in lines:
             if not line:
@@ -237,41 +352,48 @@ class SSEDecoder:
                 continue
             self._open = True
             if frame_lines is not None:
-                frame_lines.append(line)
-            if line[0] == ":":
+                frame_lines.append(_text(line))
+            if line[0] == 0x3A:  # ":"
                 self.comment_count += 1
-                self._comments.append(line[2:] if line[1:2] == " " else line[1:])
+                self._comments.append(_text(line[2:] if line[1:2] == b" " else line[1:]))
                 continue
-            name, _, value = line.partition(":")
-            if value[:1] == " ":
+            name, _, value = line.partition(b":")
+            if value[:1] == b" ":
                 value = value[1:]
-            if name == "data":
-                self._data.append(value)
-                self._data_len += len(value) + 1
-                if self._data_len > self._max + 1:
-                    self._fail("event")
-            elif name == "event":
-                self._event = value
-            elif name == "id":
-                if "\0" not in value:
-                    self._id_buffer = value
-            elif name == "retry" and _is_retry_value(value):
-                # More digits than int() converts (sys.int_info) is no sensible
-                # delay: the field is then ignored.
+            if name == b"data":
+                self._add_data(value)
+            elif name == b"event":
+                self._event = _text(value)
+            elif name == b"id":
+                if b"\0" not in value:
+                    self._id_buffer = _text(value)
+            # bytes.isdigit() is ASCII 0-9 only (WPT format-field-retry-bogus);
+            # more digits than int() converts (sys.int_info) is no sensible
+            # delay, so such a field is ignored too.
+            elif name == b"retry" and value.isdigit():
                 with contextlib.suppress(ValueError):
                     self.retry = self._block_retry = int(value)
+
+    def _add_data(self, value: bytes) -> None:
+        """Append one or more data lines (already joined by LF) to the block."""
+        self._open = True
+        self._data.append(value)
+        self._data_len += len(value) + 1
+        if self._data_len > self._max + 1:
+            self._fail("event")
 
     def _dispatch(self, out: list[ServerSentEvent]) -> None:
         """A blank line: publish the id, fire the block if it had data, clear it."""
         self.last_event_id = self._id_buffer
         event: ServerSentEvent | None = None
         if self._data:
-            event = ServerSentEvent(
-                self._event or "message",
-                "\n".join(self._data),
-                self._id_buffer,
-                self._block_retry,
-            )
+            event = _new(ServerSentEvent)
+            _set_type(event, self._event or "message")
+            # Decoded once, whole: every piece ends at an LF, a character
+            # boundary, so this equals decoding the stream.
+            _set_data(event, _text(b"\n".join(self._data)))
+            _set_id(event, self._id_buffer)
+            _set_retry(event, self._block_retry)
             out.append(event)
             self._data = []
             self._data_len = 0
@@ -280,7 +402,9 @@ class SSEDecoder:
         self._open = False
         if self._frames is not None and self._frame_lines:
             self._frames.append(RawFrame(tuple(self._frame_lines), event))
-            self._frame_lines = []
+            self._frame_lines.clear()  # in place: ``_lines`` holds this list
+
+    # ------------------------------------------------------------ size guard
 
     def _fail(self, what: str) -> None:
         limit = self._max
@@ -288,7 +412,7 @@ class SSEDecoder:
         # Drop what was buffered and refuse more input: the rest of the
         # oversized line would otherwise be read as new lines.
         self._reset_parse()
-        self._decode = _closed
+        self._failed = True
         raise StreamProtocolError(
             f"The server sent a single {what} larger than {size}, "
             "so Streamdesk stopped reading the stream.",

@@ -314,6 +314,25 @@ def test_many_events_in_one_chunk_and_one_event_in_many() -> None:
     assert decode(*(stream[i : i + 1] for i in range(len(stream)))) == expected
 
 
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b"data: 0\n\n", b"data: a", b"data: b\n\n"],  # an unfinished line, then an event
+        [b"data: 0\n\n", b"data: a\n", b"data: b\n\n"],  # an open block
+        [b"\xef\xbb", b"data: a\n\n"],  # BOM bytes held back, then not a BOM
+        [b"\xef\xbb", b"\xbfdata: a\n\n"],  # BOM bytes held back, then the rest of it
+        [b"data: 0\n\n", b"data: a\r\n\n"],
+        [b"data: 0\n\n", b"data: a\n\r\n"],
+        [b"data: 0\r\r", b"data: a\n\n", b"\ndata: b\n\n"],
+    ],
+)
+def test_whole_event_chunks_respect_pending_state(chunks: list[bytes]) -> None:
+    whole = b"".join(chunks)
+    assert decode(*chunks) == decode(whole)
+    assert decode(*chunks, b"data: c\n\n") == decode(whole + b"data: c\n\n")
+    assert decode(*chunks, b"data: c\n\n")[-1] == E(data="c")
+
+
 def test_events_are_frozen() -> None:
     event = E(data="x")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -350,6 +369,16 @@ def test_frames_across_chunks() -> None:
     assert decoder.take_frames() == [
         RawFrame(("data: a",), E(data="a")),
         RawFrame(("id: 2", "data: b", "data: c"), E(data="b\nc", id="2")),
+    ]
+
+
+def test_frames_when_a_blank_line_starts_a_chunk() -> None:
+    decoder = SSEDecoder(record_frames=True)
+    decoder.feed(b"data\nfoo\n")
+    decoder.feed(b"\ndata: b\n\n")
+    assert decoder.take_frames() == [
+        RawFrame(("data", "foo"), E(data="")),
+        RawFrame(("data: b",), E(data="b")),
     ]
 
 
@@ -390,6 +419,14 @@ def test_event_data_over_the_limit_raises() -> None:
         decoder.feed(b"data: " + b"x" * 50 + b"\ndata: " + b"y" * 50 + b"\n")
 
 
+def test_event_data_over_the_limit_raises_across_chunks_of_data_lines() -> None:
+    decoder = SSEDecoder(max_event_bytes=1000)
+    for _ in range(9):
+        assert decoder.feed(b"data: " + b"x" * 99 + b"\n") == []
+    with pytest.raises(StreamProtocolError, match="single event larger"):
+        decoder.feed(b"data: " + b"x" * 99 + b"\n")
+
+
 def test_default_limit_message_speaks_mib() -> None:
     decoder = SSEDecoder(max_event_bytes=2 * 1024 * 1024)
     with pytest.raises(StreamProtocolError, match="larger than 2 MiB") as info:
@@ -406,3 +443,16 @@ def test_a_20_mb_line_decodes_with_the_default_limit() -> None:
         events += decoder.feed(stream[i : i + 1024])
     assert len(events) == 1
     assert events[0].data == payload.decode()
+
+
+def test_one_event_in_thousands_of_tiny_chunks() -> None:
+    # eventsource-parser #28 was quadratic here; this checks the result, the
+    # benchmark checks the cost.
+    lines = [f"data: line {i} é😀".encode() for i in range(3000)]
+    stream = b"id: 9\n" + b"\n".join(lines) + b"\n\n"
+    decoder = SSEDecoder()
+    events: list[ServerSentEvent] = []
+    for i in range(0, len(stream), 3):
+        events += decoder.feed(stream[i : i + 3])
+    data = "\n".join(f"line {i} é😀" for i in range(3000))
+    assert events == [E(data=data, id="9")]

@@ -166,6 +166,18 @@ def test_any_chunking_gives_the_same_events(stream: bytes, cuts: list[int]) -> N
     assert run(split(stream, cuts)) == run([stream])
 
 
+@SETTINGS
+@given(stream=streams, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=4))
+def test_chunks_cut_at_line_ends_give_the_same_events(stream: bytes, cuts: list[int]) -> None:
+    # What servers send: chunks ending after a blank line, or after any line,
+    # plus a few cuts anywhere. This is the shape the one-event fast path sees.
+    whole = reference(stream)
+    for pattern in (rb"(?<=\n\n)|(?<=\r\r)|(?<=\r\n\r\n)", rb"(?<=[\r\n])"):
+        pieces = re.split(pattern, stream)
+        assert run(pieces) == whole
+        assert run([part for piece in pieces for part in split(piece, cuts)]) == whole
+
+
 @settings(max_examples=100, deadline=None)
 @given(stream=streams)
 def test_byte_at_a_time_with_empty_chunks(stream: bytes) -> None:

@@ -422,9 +422,9 @@ def test_event_data_over_the_limit_raises() -> None:
 def test_event_data_over_the_limit_raises_across_chunks_of_data_lines() -> None:
     decoder = SSEDecoder(max_event_bytes=1000)
     for _ in range(9):
-        assert decoder.feed(b"data: " + b"x" * 99 + b"\n") == []
+        assert decoder.feed(b"data: " + b"x" * 100 + b"\n") == []
     with pytest.raises(StreamProtocolError, match="single event larger"):
-        decoder.feed(b"data: " + b"x" * 99 + b"\n")
+        decoder.feed(b"data: " + b"x" * 100 + b"\n")
 
 
 def test_default_limit_message_speaks_mib() -> None:

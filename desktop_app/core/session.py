@@ -39,6 +39,8 @@ from desktop_app.core.events import (
     Retrying,
     StateChanged,
     StreamEvent,
+    TurnEnded,
+    TurnMetrics,
     TurnState,
 )
 from desktop_app.core.observer import NullObserver, TurnObserver
@@ -68,9 +70,14 @@ async def stream_turn(
     An async generator: close it (``aclose()``, or ``contextlib.aclosing``) if
     you stop iterating early, so the response is closed at once.
     """
-    turn = Turn(
-        client, provider, request, endpoint, settings, observer or NullObserver(), clock, sleep, rng
-    )
+    observer = observer or NullObserver()
+    try:
+        turn = Turn(client, provider, request, endpoint, settings, observer, clock, sleep, rng)
+    except StreamdeskError as exc:  # a request that cannot even be built
+        yield StateChanged(TurnState.CONNECTING)
+        observer.on_end(TurnState.FAILED)
+        yield TurnEnded(TurnState.FAILED, "", TurnMetrics(outcome=TurnState.FAILED), error=exc)
+        return
     stream: HttpStream | None = None
     over = False  # TurnEnded was yielded (or is being)
     try:

@@ -13,6 +13,7 @@ import pytest
 
 from desktop_app.core.errors import (
     AuthFailed,
+    ConfigError,
     FirstTokenTimeout,
     HTTPStatusError,
     IdleTimeout,
@@ -466,7 +467,7 @@ async def test_a_slow_consumer_is_not_mistaken_for_a_silent_server() -> None:
     for i in range(3):
         body += [openai_delta(str(i)).encode(), Pause(0.02)]
     body.append(OPENAI_DONE.encode())
-    settings = TurnSettings(idle_timeout=0.2, max_attempts=1)
+    settings = TurnSettings(idle_timeout=0.1, max_attempts=1)
     events: list[StreamEvent] = []
     async with (
         ByteServer(Reply(body=body)) as server,
@@ -477,7 +478,7 @@ async def test_a_slow_consumer_is_not_mistaken_for_a_silent_server() -> None:
         async for event in stream_turn(client, get_provider("openai"), REQUEST, endpoint, settings):
             events.append(event)
             if isinstance(event, TextDelta):
-                await asyncio.sleep(0.3)  # busy rendering, longer than the idle timeout
+                await asyncio.sleep(0.15)  # busy rendering, longer than the idle timeout
     assert end_of(events).state is TurnState.COMPLETE
     assert end_of(events).text == "012"
 
@@ -593,3 +594,27 @@ async def test_the_observer_sees_the_wire_with_the_key_masked() -> None:
     assert seen[1][1] == (200, "text/event-stream")
     assert b"".join(d for k, d in seen if k == "chunk") == b"".join(body)  # type: ignore[misc]
     assert seen[-1][1] is TurnState.COMPLETE
+
+
+async def test_a_request_that_cannot_be_built_ends_the_turn_instead_of_raising() -> None:
+    class BadProvider:
+        name = "openai"
+        resumable = False
+
+        def build_request(self, request: ChatRequest, endpoint: Endpoint) -> object:
+            raise ConfigError("The profile's base URL is empty.")
+
+    async with StreamingClient(trust_env=False) as client:
+        events = [
+            e
+            async for e in stream_turn(
+                client,
+                BadProvider(),  # type: ignore[arg-type]
+                REQUEST,
+                Endpoint(""),
+            )
+        ]
+    end = end_of(events)
+    assert end.state is TurnState.FAILED
+    assert isinstance(end.error, ConfigError)
+    assert states(events) == [TurnState.CONNECTING]

@@ -17,6 +17,9 @@ Each is fed in three chunkings: one event per chunk, 4 KiB and 64 KiB splits
 - ``floor``: split the bytes on ``b"\\n\\n"`` only (linear: pieces of an
   unfinished event are joined once), no decoding, no fields.
 
+A last section checks that cost is linear in the input: a 20 MB line fed in
+1 KiB chunks, and one event fed in 16-byte chunks at two sizes.
+
 Every rep runs all variants back to back in rotating order; the report gives
 medians over reps of the throughput and of the same-rep time ratios (this
 machine is noisy: compare ratios, not absolute figures from different runs).
@@ -225,6 +228,30 @@ def report(
     return "\n".join(out) + "\n"
 
 
+def scaling(reps: int) -> str:
+    """Linear cost: a 20 MB line in 1 KiB chunks, and one event in 16-byte chunks at N and 2N."""
+
+    def best(chunks: list[bytes]) -> float:
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            if run_ours(chunks) != 1:
+                raise SystemExit("the scaling stream did not give one event")
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    line = b"data: " + b"0123456789abcdef" * (20 * 1024 * 1024 // 16) + b"\n\n"
+    t_line = best(rechunk([line], 1024))
+    event = b"".join(b"data: %d \xc3\xa9\xf0\x9f\x98\x80\n" % i for i in range(40_000)) + b"\n"
+    t_one = best(rechunk([event], 16))
+    t_two = best(rechunk([event[:-1] * 2 + b"\n"], 16))
+    return (
+        f"20 MB line in 1 KiB chunks: {t_line * 1e3:.0f} ms ({len(line) / t_line / 1e6:.0f} MB/s)\n"
+        f"one event in 16-byte chunks: {len(event) / 1e6:.1f} MB {t_one * 1e3:.0f} ms, "
+        f"twice that {t_two * 1e3:.0f} ms: x{t_two / t_one:.2f} (linear = 2)\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -246,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for chunks, _ in workloads.values():
         check_same_events(chunks)
-    text = report(workloads, measure(workloads, args.reps), args)
+    text = report(workloads, measure(workloads, args.reps), args) + scaling(args.reps)
     print(text, end="")
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,10 @@ the atomic write (temporary file, fsync, rename), and the rule that a file
 that does not parse is never overwritten silently: it is copied to
 ``<name>.broken-YYYYmmdd-HHMMSS`` first.
 
-Must not: know what a profile or a setting is (``core.profiles`` does), or
-ever be handed a secret (nothing in the config is one).
+Reading a table checks each value's type and refuses a key that looks like
+a credential (``api_key = ...``), without echoing it.
+
+Must not: know what a profile or a setting is (``core.profiles`` does).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any
 
 from desktop_app.core.errors import ConfigError
 
+# Keys someone might add to a profile by hand to paste a key into the file.
+_SECRET_FIELDS = frozenset({"api_key", "apikey", "key", "token", "secret", "password"})
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {
     "\\": "\\\\",
@@ -149,3 +153,37 @@ def value(item: object) -> str:
 
 def assignment(name: str, item: object) -> str:
     return f"{key(name)} = {value(item)}"
+
+
+# ---------------------------------------------------------------- reading tables
+
+Kind = tuple[type | tuple[type, ...], str]  # accepted Python types, and how to say it
+
+
+def typed_table(entry: Mapping[str, Any], kinds: Mapping[str, Kind], where: str) -> dict[str, Any]:
+    """The known keys of a TOML table, type-checked (``ConfigError`` naming ``where``).
+
+    Unknown keys are ignored (a newer Streamdesk's setting, or a typo). A key
+    that looks like a credential is refused without echoing its value.
+    """
+    secret = _SECRET_FIELDS.intersection(k.lower() for k in entry)
+    if secret:
+        raise ConfigError(
+            f"{where} has a “{sorted(secret)[0]}” entry: Streamdesk does not read keys from "
+            "its config file.",
+            hint="Remove that line and store the key in the keychain (Settings, or "
+            "`streamdesk profile add --set-key`) or in an environment variable.",
+        )
+    values: dict[str, Any] = {}
+    for name, item in entry.items():
+        if name in kinds:
+            types, words = kinds[name]
+            if not _is_kind(item, types):
+                raise ConfigError(f"{where}: “{name}” must be {words}.")
+            values[name] = item
+    return values
+
+
+def _is_kind(item: object, types: type | tuple[type, ...]) -> bool:
+    # bool is an int in Python: true/false is not a number here, and vice versa.
+    return isinstance(item, bool) is (types is bool) and isinstance(item, types)

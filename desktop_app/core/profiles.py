@@ -1,15 +1,16 @@
-"""Server profiles and app settings, in human-readable TOML files in the config directory.
+"""Server profiles and app settings: what they are, what is valid, the built-in ones.
 
 Owns: ``Profile`` (how to reach one server: format, address, model,
 generation settings, network options), ``Settings`` (theme, font size, last
 profile), their validation (``ConfigError`` with a sentence), the built-in
 templates (OpenAI, Anthropic, Ollama, LM Studio, llama.cpp, OpenRouter) and
-the "Offline demo" profile, and ``profiles.toml`` / ``settings.toml``.
+the "Offline demo" profile, and their files ``profiles.toml`` and
+``settings.toml`` (safe reading and writing is ``core.config_file``'s).
 
 Must not: hold or write an API key. A profile says only *where* its key
 comes from: ``api_key_env`` (an environment variable's name) or the
 keychain (``has_key``, a non-secret flag so the UI need not unlock the
-keychain to know). A config file that names a key field is refused.
+keychain to know).
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ Theme = Literal["system", "light", "dark"]
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "x-goog-api-key"}
 )
-# Keys someone might add to a profile by hand to paste a key into the file.
-_SECRET_FIELDS = frozenset({"api_key", "apikey", "key", "token", "secret", "password"})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: a valid header name
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -270,34 +269,16 @@ _PROFILES_HEADER = """\
 # temperature: 0 to 2                        ca_bundle: a PEM file of extra trusted CAs
 """
 
-_FIELD_ORDER = (
-    "name",
-    "provider",
-    "base_url",
-    "model",
-    "system_prompt",
-    "temperature",
-    "max_tokens",
-    "extra_headers",
-    "proxy",
-    "ca_bundle",
-    "stream_url",
-    "api_key_env",
-    "has_key",
-    "embedded",
-)
-
 
 def dumps_profiles(profiles: Sequence[Profile]) -> str:
     """The text of ``profiles.toml`` (stable: same profiles, same bytes)."""
     lines = [_PROFILES_HEADER]
     for profile in validate_all(profiles):
         lines.append("[[profiles]]")
-        for name in _FIELD_ORDER:
+        for name in _FIELD_NAMES:
             item = getattr(profile, name)
-            if item is None or (name not in ("name", "model", "proxy") and item in ("", {})):
-                continue
-            if item is False:
+            # Left out when unset; an empty model or proxy ("" = no proxy) means something.
+            if item is None or item is False or (name not in _KEEP_EMPTY and item in ("", {})):
                 continue
             lines.append(
                 config_file.assignment(name, dict(item) if name == "extra_headers" else item)
@@ -322,52 +303,37 @@ def loads_profiles(data: Mapping[str, Any], *, source: str = "profiles.toml") ->
 
 
 def _profile_from(entry: Mapping[str, Any], where: str) -> Profile:
-    secret = _SECRET_FIELDS.intersection(k.lower() for k in entry)
-    if secret:
-        # Never echo the value: it may be a real key.
-        raise ConfigError(
-            f"{where} has a “{sorted(secret)[0]}” entry: Streamdesk does not read keys from "
-            "its config file.",
-            hint="Remove that line and store the key in the keychain (Settings, or "
-            "`streamdesk profile add --set-key`) or in an environment variable.",
-        )
-    known = {f.name: f for f in dataclasses.fields(Profile)}
-    values: dict[str, Any] = {}
-    for name, item in entry.items():
-        if name not in known:
-            continue  # a newer Streamdesk's field, or a typo: ignored
-        values[name] = _typed(name, item, where)
+    values = config_file.typed_table(entry, _KINDS, where)
     if "name" not in values:
         raise ConfigError(f"{where} has no name.")
+    headers = values.get("extra_headers", {})
+    if not all(isinstance(v, str) for v in headers.values()):
+        raise ConfigError(f"{where}: “extra_headers” must be a table of text values.")
+    if "temperature" in values:
+        values["temperature"] = float(values["temperature"])
     return Profile(**values)
 
 
-_STR_FIELDS = {"name", "provider", "base_url", "model", "system_prompt"}
-_OPTIONAL_STR_FIELDS = {"proxy", "ca_bundle", "stream_url", "api_key_env"}
-
-
-def _typed(name: str, item: Any, where: str) -> Any:
-    if name in _STR_FIELDS or name in _OPTIONAL_STR_FIELDS:
-        if not isinstance(item, str):
-            raise ConfigError(f"{where}: “{name}” must be text.")
-        return item
-    if name in ("has_key", "embedded"):
-        if not isinstance(item, bool):
-            raise ConfigError(f"{where}: “{name}” must be true or false.")
-        return item
-    if name == "temperature":
-        if isinstance(item, bool) or not isinstance(item, int | float):
-            raise ConfigError(f"{where}: “temperature” must be a number.")
-        return float(item)
-    if name == "max_tokens":
-        if isinstance(item, bool) or not isinstance(item, int):
-            raise ConfigError(f"{where}: “max_tokens” must be a whole number.")
-        return item
-    if name == "extra_headers":
-        if not isinstance(item, dict) or not all(isinstance(v, str) for v in item.values()):
-            raise ConfigError(f"{where}: “extra_headers” must be a table of text values.")
-        return dict(item)
-    raise AssertionError(name)  # every Profile field is handled above
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Profile))
+_KEEP_EMPTY = frozenset({"name", "model", "proxy"})
+_TEXT: config_file.Kind = (str, "text")
+_KINDS: dict[str, config_file.Kind] = {
+    "name": _TEXT,
+    "provider": _TEXT,
+    "base_url": _TEXT,
+    "model": _TEXT,
+    "system_prompt": _TEXT,
+    "temperature": ((int, float), "a number"),
+    "max_tokens": (int, "a whole number"),
+    "extra_headers": (dict, "a table of text values"),
+    "proxy": _TEXT,
+    "ca_bundle": _TEXT,
+    "stream_url": _TEXT,
+    "api_key_env": _TEXT,
+    "has_key": (bool, "true or false"),
+    "embedded": (bool, "true or false"),
+}
+assert set(_KINDS) == set(_FIELD_NAMES)  # every Profile field has a kind
 
 
 def load_profiles(path: Path | None = None) -> list[Profile]:

@@ -79,6 +79,7 @@ def run(*, self_test: bool = False, qt_args: list[str] | None = None) -> int:
     import qasync
 
     app = create_application(args)
+    _quiet_offscreen_noise()
     with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
         if self_test:
             from desktop_app.qt.self_test import run_self_test
@@ -117,3 +118,20 @@ def _stop_on_signals(loop: asyncio.AbstractEventLoop, window: object) -> None:
         # Windows, or not the main thread: Qt's own handling applies.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, window.close)  # type: ignore[attr-defined]
+
+
+def _quiet_offscreen_noise() -> None:
+    """Drop the one warning the offscreen platform prints on every window shown."""
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.platformName() != "offscreen":
+        return
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    def handler(kind: QtMsgType, _context: object, message: str) -> None:
+        if "does not support propagateSizeHints" in message:
+            return
+        if kind != QtMsgType.QtDebugMsg:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)

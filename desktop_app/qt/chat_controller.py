@@ -339,8 +339,22 @@ class ChatController(QObject):
             return self.regenerate(message_id)
         before = [m for m in self.history.messages(self._current) if m.position < message.position]
         request = self._request(target, before, prefill=message.text)
-        # Mark it streaming again (a checkpoint does, for an interrupted answer).
-        self.history.checkpoint(message.id, message.text, message.reasoning)
+        try:
+            if message.status is not MessageStatus.INTERRUPTED:
+                # A checkpoint reopens only an interrupted answer; a stopped or
+                # failed one is marked interrupted first, so the continuation
+                # is saved as it streams too.
+                self.history.finish_message(
+                    message.id,
+                    status=MessageStatus.INTERRUPTED,
+                    text=message.text,
+                    reasoning=message.reasoning,
+                    metrics=message.metrics,
+                )
+            self.history.checkpoint(message.id, message.text, message.reasoning)
+        except StorageError as exc:
+            self._report(exc)
+            return False
         self.view.update_message(streaming_view(message_id, message.text, message.reasoning))
         return self._start(
             self._current,

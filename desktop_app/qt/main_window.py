@@ -20,8 +20,8 @@ import dataclasses
 import logging
 import time
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -174,7 +174,10 @@ class MainWindow(QMainWindow):
         view.regenerateRequested.connect(chat.regenerate)
         view.continueRequested.connect(chat.continue_answer)
         view.editRequested.connect(self.edit_message)
-        view.linkActivated.connect(open_link)
+        # The message bodies open http/https links themselves (and refuse the rest).
+        view.linkActivated.connect(
+            lambda url: self.statusBar().showMessage(f"Opened {url.toString()}", 3000)
+        )
         view.noticeShown.connect(lambda text: self.statusBar().showMessage(text, 3000))
 
         chat.conversationsChanged.connect(self.refresh_sidebar)
@@ -584,6 +587,9 @@ class MainWindow(QMainWindow):
         return QSettings(str(file), QSettings.Format.IniFormat)
 
     def _restore_window_state(self) -> None:
+        if self.services.read_only:
+            self.resize(1100, 760)
+            return
         settings = self._window_settings()
         geometry = settings.value("geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
@@ -599,6 +605,8 @@ class MainWindow(QMainWindow):
         self.sidebar.setVisible(visible)
 
     def save_window_state(self) -> None:
+        if self.services.read_only:
+            return
         settings = self._window_settings()
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("splitter", self.splitter.saveState())
@@ -629,12 +637,6 @@ class MainWindow(QMainWindow):
         await self.tasks.shutdown(SHUTDOWN_GRACE)
         await self.services.aclose()
         self.close()
-
-
-def open_link(url: QUrl) -> None:
-    """Links from answers open in the system browser, http and https only."""
-    if url.scheme() in ("http", "https"):
-        QDesktopServices.openUrl(url)
 
 
 def _system_points() -> float:

@@ -69,6 +69,7 @@ class AppServices:
     problems: list[StreamdeskError] = field(default_factory=list)
     stub_factory: Callable[[], RunningStubLike] = _default_stub
     secrets_override: SecretStore | None = None
+    read_only: bool = False  # the self-test: never write the user's config files
     _stub: RunningStubLike | None = None
     _stub_task: asyncio.Task[RunningStubLike] | None = None
     _secrets: SecretStore | None = None
@@ -76,6 +77,12 @@ class AppServices:
     _clients: dict[NetworkSettings, asyncio.Task[StreamingClient]] = field(default_factory=dict)
     _session_keys: set[str] = field(default_factory=set)
     _closed: bool = False
+
+    def __post_init__(self) -> None:
+        # A damaged or too-new history opened anyway says so once, in the window.
+        for warning in self.history.warnings:
+            if warning not in self.problems:
+                self.problems.append(warning)
 
     @classmethod
     def open(
@@ -87,7 +94,6 @@ class AppServices:
     ) -> AppServices:
         problems: list[StreamdeskError] = []
         store = history if history is not None else HistoryStore.open()
-        problems.extend(store.warnings)
         try:
             profiles = profiles_mod.load_profiles()
         except ConfigError as exc:
@@ -136,14 +142,16 @@ class AppServices:
             dataclasses.replace(p, has_key=False) if p.name in self._session_keys else p
             for p in checked
         ]
-        profiles_mod.save_profiles(on_disk)
+        if not self.read_only:
+            profiles_mod.save_profiles(on_disk)
         self.profiles = checked
 
     def save_settings(self, settings: Settings) -> None:
-        try:
-            profiles_mod.save_settings(settings)
-        except (ConfigError, OSError):
-            log.warning("could not save the settings", exc_info=True)
+        if not self.read_only:
+            try:
+                profiles_mod.save_settings(settings)
+            except (ConfigError, OSError):
+                log.warning("could not save the settings", exc_info=True)
         self.settings = settings
 
     # ------------------------------------------------------------ keys

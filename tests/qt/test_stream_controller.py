@@ -25,6 +25,7 @@ from desktop_app.core.events import (
 from desktop_app.qt import stream_controller as sc
 from desktop_app.qt.stream_controller import StreamController, metrics_line
 from desktop_app.qt.tasks import TaskRegistry
+from tests.qt.conftest import wait_signal
 
 TIMEOUT = 5.0
 
@@ -101,21 +102,6 @@ def _ended(state: TurnState, text: str, error: BaseException | None = None) -> T
         finish_reason="stop" if state is TurnState.COMPLETE else None,
     )
     return TurnEnded(state=state, text=text, metrics=metrics, error=error)
-
-
-async def wait_signal(signal: object) -> tuple[object, ...]:
-    """Await a Qt signal without a nested event loop (never qtbot.waitSignal in a coroutine)."""
-    fut: asyncio.Future[tuple[object, ...]] = asyncio.get_running_loop().create_future()
-
-    def on_signal(*args: object) -> None:
-        if not fut.done():
-            fut.set_result(args)
-
-    signal.connect(on_signal)  # type: ignore[attr-defined]
-    try:
-        return await asyncio.wait_for(fut, TIMEOUT)
-    finally:
-        signal.disconnect(on_signal)  # type: ignore[attr-defined]
 
 
 def _controller(

@@ -119,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         _reason(stderr, str(exc))
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C while the prompt was being typed on stdin
+        _reason(stderr, "cancelled.")
+        return EXIT_CANCELLED
     settings = TurnSettings()
     if args.timeout is not None:
         settings = TurnSettings(

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import shiboken6
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QCursor, QFont, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QCursor, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
@@ -90,6 +90,7 @@ class ChatView(QWidget):
         self._anchor: list[tuple[QWidget, int]] = []  # finest first
         self._frame_ms = MIN_FRAME_MS
         self._loading_scheduled = False
+        self._font_points: float | None = None
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -293,14 +294,18 @@ class ChatView(QWidget):
                 pass
 
     def set_font_point_size(self, points: float) -> None:
-        font = QFont(self.font())
-        font.setPointSizeF(max(6.0, min(48.0, points)))
-        self.setFont(font)
+        """Text size of the chat (6-48 pt); headings and code scale with it."""
+        self._font_points = max(6.0, min(48.0, float(points)))
+        self.setStyleSheet(chat_stylesheet(self._theme, self._font_points))
+
+    @property
+    def font_point_size(self) -> float:
+        return self._font_points or self.font().pointSizeF()
 
     def set_theme(self, theme: Theme) -> None:
         changed = theme != self._theme
         self._theme = theme
-        self.setStyleSheet(chat_stylesheet(theme))
+        self.setStyleSheet(chat_stylesheet(theme, self._font_points))
         self._jump.setIcon(
             themed_icon("jump-to-latest", dataclasses.replace(theme, muted=theme.on_accent))
         )
@@ -437,6 +442,7 @@ class ChatView(QWidget):
 
     def _load_earlier_if_near_top(self) -> None:
         self._loading_scheduled = False
+        self._font_points: float | None = None
         if self._scroll.verticalScrollBar().value() < LOAD_EARLIER_MARGIN:
             self.load_earlier()
 

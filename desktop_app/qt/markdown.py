@@ -211,7 +211,7 @@ def highlight(code: str, language: str, style_name: str, *, chunked: bool = Fals
         or code.count("\n") > HIGHLIGHT_LINE_LIMIT
         or _lexer(language) is None
     ):
-        return escape(code)
+        return escape(_chop_lines(code))
     if not chunked:
         return _highlight_chunk(code, language, style_name)
     lines = code.splitlines(keepends=True)
@@ -456,12 +456,48 @@ class _HtmlWriter:
         return label
 
 
+# Qt relayouts a whole paragraph when anything in it changes: plain text shows
+# its lines cut to at most this many characters (display only).
+PLAIN_LINE_LIMIT = 4_000
+
+
+def _chop_lines(text: str) -> str:
+    if len(text) <= PLAIN_LINE_LIMIT:
+        return text
+    out = []
+    for line in text.split("\n"):
+        while len(line) > PLAIN_LINE_LIMIT:
+            out.append(line[:PLAIN_LINE_LIMIT])
+            line = line[PLAIN_LINE_LIMIT:]
+        out.append(line)
+    return "\n".join(out)
+
+
 def plain_html(text: str) -> str:
     """Text shown as is (wrapped, proportional font): for blocks too big for Markdown."""
     return (
         f'<pre style="{_BLOCK};white-space:pre-wrap;font-family:inherit">'
-        f"{escape(sanitize_text(text))}</pre>"
+        f"{escape(_chop_lines(sanitize_text(text)))}</pre>"
     )
+
+
+_FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})([^`\n]*)\n")
+
+
+def _lone_fence(text: str) -> tuple[str, str] | None:
+    """(language, code) when the text is one fenced code block (closed or not)."""
+    match = _FENCE_LINE.match(text)
+    if match is None:
+        return None
+    marker = match.group(1)
+    body = text[match.end() :]
+    stripped = body.rstrip()
+    last_newline = stripped.rfind("\n")
+    last_line = stripped[last_newline + 1 :].strip()
+    if last_line and set(last_line) == {marker[0]} and len(last_line) >= len(marker):
+        body = stripped[: max(last_newline, 0)] + "\n" if last_newline >= 0 else ""
+    info = match.group(2).strip()
+    return (info.split(maxsplit=1)[0] if info else ""), body
 
 
 def render_block(
@@ -474,7 +510,13 @@ def render_block(
     """
     text = sanitize_text(text)
     if len(text) > MARKDOWN_LIMIT:
-        return RenderedBlock(plain_html(text))
+        fence = _lone_fence(text)
+        if fence is None:
+            return RenderedBlock(plain_html(text))
+        language, code = fence
+        code_id = f"{code_prefix}0"
+        html_code = code_block_html(code, language, code_id, style, streaming=streaming)
+        return RenderedBlock(html_code, {code_id: code.removesuffix("\n")})
     tokens = _parser().parse(text)
     if any(token.level >= MAX_PARSE_NESTING - 2 for token in tokens):
         # markdown-it stopped descending and dropped the deep content: show it all as text.

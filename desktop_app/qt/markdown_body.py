@@ -32,9 +32,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
 import shiboken6
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QObject, QPointF, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor, QWheelEvent
-from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
+    QFrame,
+    QLabel,
+    QSizePolicy,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.qt.markdown import (
     COPY_CODE_SCHEME,
@@ -123,7 +132,29 @@ class MarkdownSegment(QTextBrowser):
         self.setToolTip("" if text.startswith(COPY_CODE_SCHEME) else text[:500])
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        event.ignore()  # let the chat's scroll area scroll (no zoom on Ctrl+wheel)
+        # This box never scrolls itself: hand the wheel to the chat's scroll area
+        # (explicitly: Qt does not propagate synthesized wheel events), and never
+        # zoom on Ctrl+wheel.
+        outer = self.parentWidget()
+        while outer is not None and not isinstance(outer, QAbstractScrollArea):
+            outer = outer.parentWidget()
+        if outer is None:
+            event.ignore()
+            return
+        target = outer.viewport()
+        position = QPointF(target.mapFromGlobal(event.globalPosition().toPoint()))
+        forwarded = QWheelEvent(
+            position,
+            event.globalPosition(),
+            event.pixelDelta(),
+            event.angleDelta(),
+            event.buttons(),
+            Qt.KeyboardModifier.NoModifier,
+            event.phase(),
+            event.inverted(),
+        )
+        QApplication.sendEvent(target, forwarded)
+        event.accept()
 
 
 class _Settled:
@@ -269,6 +300,8 @@ class MarkdownBody(QWidget):
             else:
                 self._clear_tail()
         elif step.tail_mode is TailMode.APPEND:
+            if step.tail_source.strip():
+                self._render_tail(step.tail_source, timed=False)
             self._append_to_tail(step.tail_append)
         if self._stream.truncated:
             self._show_notice()
@@ -328,7 +361,7 @@ class MarkdownBody(QWidget):
             self._tail.clear()
             self._tail.setVisible(False)
 
-    def _render_tail(self, source: str) -> None:
+    def _render_tail(self, source: str, *, timed: bool = True) -> None:
         started = time.perf_counter()
         rendered = render_block(source, self._style, code_prefix="t", streaming=True)
         tail = self._tail_segment()
@@ -336,7 +369,7 @@ class MarkdownBody(QWidget):
         tail.setVisible(True)
         self._tail_codes = rendered.codes
         self._last_tail_seconds = time.perf_counter() - started
-        if self._last_tail_seconds > SLOW_TAIL_SECONDS:
+        if timed and self._last_tail_seconds > SLOW_TAIL_SECONDS:
             self._stream.mark_tail_slow()
 
     def _append_to_tail(self, text: str) -> None:
@@ -344,14 +377,28 @@ class MarkdownBody(QWidget):
         tail.setVisible(True)
         cursor = QTextCursor(tail.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
+        last = cursor.block()
+        if last.length() == 1 and last.previous().isValid():
+            # Qt ends an imported <pre> with an empty paragraph: continue the
+            # code (or paragraph) itself, not a new unformatted line.
+            cursor.deletePreviousChar()
         for line in breakable(sanitize_text(text)).splitlines(keepends=True):
             while line:
                 room = MAX_APPENDED_PARAGRAPH - cursor.block().length()
-                if room <= 0:
-                    cursor.insertBlock()
-                    room = MAX_APPENDED_PARAGRAPH
-                cursor.insertText(line[:room])
-                line = line[room:]
+                if len(line) <= room:
+                    cursor.insertText(line)
+                    break
+                # Too long for this paragraph: cut between words when possible.
+                space = line.rfind(" ", 0, max(room, 0))
+                if space >= 0:
+                    cursor.insertText(line[: space + 1])
+                    line = line[space + 1 :]
+                elif cursor.block().length() > MAX_APPENDED_PARAGRAPH // 2:
+                    pass  # start the word on a new paragraph
+                else:
+                    cursor.insertText(line[:room])  # one giant word: cut it
+                    line = line[room:]
+                cursor.insertBlock()
 
     def _show_notice(self) -> None:
         if self._notice is None:

@@ -209,7 +209,9 @@ def split_blocks(text: str) -> list[str]:
 
 class TailMode(enum.Enum):
     RENDER = "render"  # re-render the tail from ``tail_source``
-    APPEND = "append"  # append ``tail_append`` as plain text to what is shown
+    # Append ``tail_append`` as plain text to what is shown; when ``tail_source``
+    # is set too, first re-render the tail from it (the switch to appending).
+    APPEND = "append"
     UNCHANGED = "unchanged"
 
 
@@ -325,20 +327,36 @@ class StreamingMarkdown:
         return step
 
     def _maybe_append_mode(self, step: Step, *, fresh: bool, new_text: str = "") -> None:
+        """Switch a tail that got too big (or slow) to appending.
+
+        At the switch the tail is rendered once more, but only its first
+        ``tail_render_limit`` characters (an open fence still closed
+        synthetically, so the appended lines land inside the code block); the
+        rest is appended as text. From then on each step only appends.
+        """
         too_big = self._splitter.tail_length() > self._tail_render_limit
         if not (too_big or self._tail_slow):
             return
         self._appending = True
-        if fresh:
-            # A new tail that is already huge: show it as text, then append.
-            step.tail_mode = TailMode.APPEND
-            step.tail_append = self._splitter.tail
+        step.tail_mode = TailMode.APPEND
+        if not fresh and not too_big:
+            step.tail_append = new_text  # slow, not big: keep what is shown
             step.tail_source = ""
             return
-        # The tail shown so far stays; only the new text is appended.
-        step.tail_mode = TailMode.APPEND
-        step.tail_append = new_text
-        step.tail_source = ""
+        tail = self._splitter.tail
+        limit = self._tail_render_limit
+        cut = tail.rfind("\n", 0, limit) + 1
+        if cut < limit // 2:
+            # One huge line: render a short prefix of it (Qt lays out a long
+            # paragraph as one piece), the rest is appended in paragraphs.
+            cut = min(limit // 3, len(tail))
+            space = tail.rfind(" ", 0, cut)
+            if space > cut // 2:
+                cut = space + 1  # between words
+        prefix = BlockSplitter()
+        prefix.feed(tail[:cut])
+        step.tail_source = prefix.render_source()
+        step.tail_append = tail[cut:]
 
     def close(self) -> Step:
         """End of the message: everything pending is consumed and the tail

@@ -314,6 +314,11 @@ def _stylesheet_template() -> string.Template:
     return string.Template(path.read_text(encoding="utf-8"))
 
 
-def chat_stylesheet(theme: Theme) -> str:
+def chat_stylesheet(theme: Theme, font_point_size: float | None = None) -> str:
+    """The chat's stylesheet; with a font size, every widget in the chat uses it
+    (a stylesheet stops ``setFont`` from reaching the children, so size it here)."""
     values = {name: getattr(theme, name) for name in Theme.__dataclass_fields__}
-    return _stylesheet_template().safe_substitute(values)
+    sheet = _stylesheet_template().safe_substitute(values)
+    if font_point_size is not None:
+        sheet += f"\nQWidget {{ font-size: {font_point_size:g}pt; }}\n"
+    return sheet

@@ -98,6 +98,43 @@ def check_programs(c: Checker, folder: Path, label: str, self_test: bool) -> Non
             print("\n".join(f"       | {line}" for line in r.stdout.strip().splitlines()[-8:]))
 
 
+def check_cli_against_stub(c: Checker, folder: Path) -> None:
+    """``streamdesk ask`` streaming from a separately started ``streamdesk-stub``: the two
+    programs of the bundle talking over loopback, with no Qt involved."""
+    env = dict(os.environ, OPENAI_API_KEY="offline-demo")
+    stub = subprocess.Popen(
+        [folder / "streamdesk-stub", "--port", "0", "--tokens-per-second", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert stub.stdout is not None
+        url = stub.stdout.readline().strip()
+        if not c.check(
+            url.startswith("http://127.0.0.1:"), f"streamdesk-stub prints its URL ({url!r})"
+        ):
+            return
+        r = c.run(
+            [folder / "streamdesk", "ask", "--base-url", f"{url}/v1", "--model", "demo", "hello"],
+            "bundle: streamdesk ask streams from the bundled streamdesk-stub",
+            env=env,
+        )
+        if r:
+            c.check(len(r.stdout.strip()) > 20, f"the answer arrived ({len(r.stdout)} characters)")
+    finally:
+        stub.terminate()
+        try:
+            stub.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            stub.kill()
+            stub.wait()
+            c.check(False, "streamdesk-stub stops on SIGTERM within 15 s")
+        if stub.stdout is not None:
+            stub.stdout.close()
+
+
 def check_xcb(c: Checker, folder: Path) -> None:
     """The self-test on a real X server (Xvfb), through the xcb plugin and the OS libraries the
     .deb Depends on: proves those are enough. Skipped without xvfb-run (apt-get install xvfb)."""
@@ -115,6 +152,7 @@ def check_xcb(c: Checker, folder: Path) -> None:
 def check_bundle(c: Checker, bundle: Path) -> None:
     print(f"bundle {bundle} ({_size_mb(bundle):.1f} MB)")
     check_programs(c, bundle, "bundle", self_test=True)
+    check_cli_against_stub(c, bundle)
     check_xcb(c, bundle)
     files = [str(p.relative_to(bundle)) for p in bundle.rglob("*")]
     bad = [f for f in files if FORBIDDEN.search("/" + f)]

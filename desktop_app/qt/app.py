@@ -109,7 +109,19 @@ async def main(app: object) -> int:
         await closing.wait()
     finally:
         await window.shutdown()
+        await stop_render_worker()
     return 0
+
+
+async def stop_render_worker() -> None:
+    """Join the Markdown worker thread (big blocks render there) so none is left behind."""
+    from desktop_app.qt import markdown_body
+
+    # TODO(rendering): a public markdown_body.shutdown() would be better than this.
+    executor = getattr(markdown_body, "_executor", None)
+    if executor is not None:
+        markdown_body._executor = None
+        await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
 
 def _stop_on_signals(loop: asyncio.AbstractEventLoop, window: object) -> None:

@@ -9,7 +9,7 @@ never stops the app or opens a blocking dialog.
 It never blocks the GUI thread and never runs a nested event loop: dialogs
 are opened with ``open()``, background work goes through the ``TaskRegistry``.
 Closing is two-step: ``closeEvent`` asks ``app.main`` to shut down, which
-stops the streams (saving them), then closes the window for real.
+stops the streams (saving them), then hides the window for good.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from desktop_app.qt.chat_controller import ChatController, TurnTarget
 from desktop_app.qt.chat_view import ChatView
 from desktop_app.qt.composer import Composer
 from desktop_app.qt.errors import describe
+from desktop_app.qt.markdown_body import warm_up_in_background
 from desktop_app.qt.profile_bar import ProfileBar
 from desktop_app.qt.services import AppServices
 from desktop_app.qt.sidebar import ConversationItem, Sidebar
@@ -255,6 +256,8 @@ class MainWindow(QMainWindow):
         profile = self.current_profile()
         self.tasks.spawn(self.services.warm_up(profile), name="warm up")
         self.list_models(profile)
+        # Compile the Markdown parser and lexers off the GUI thread, before the first answer.
+        warm_up_in_background()
         self.composer.focus_editor()
 
     # ------------------------------------------------------------ profiles and models
@@ -636,7 +639,9 @@ class MainWindow(QMainWindow):
                         await controller.wait()
         await self.tasks.shutdown(SHUTDOWN_GRACE)
         await self.services.aclose()
-        self.close()
+        # hide(), not close(): closing the last window may quit the application,
+        # which would stop the loop under the coroutine that called us.
+        self.hide()
 
 
 def _system_points() -> float:

@@ -28,6 +28,7 @@ import urllib.request
 from typing import Any
 
 PROMPT = "Self-test: show me a table and a short code example"
+MODEL = "demo"  # the stub's normal scenario
 SELF_TEST_TIMEOUT = 60.0
 STUB_TOKENS_PER_SECOND = 2000.0
 
@@ -76,6 +77,9 @@ async def run_self_test(app: Any, timeout: float = SELF_TEST_TIMEOUT) -> int:  #
     except SelfTestFailed as exc:
         print(f"self-test FAILED: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # anything else is a broken build too: say what
+        print(f"self-test FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     print(report)
     print(f"self-test passed in {time.monotonic() - started:.2f} s")
     return 0
@@ -106,8 +110,8 @@ async def _check(app: Any) -> str:
     try:
         window.show()
         window.start()
+        window.profile_bar.set_model(MODEL)
         model = window.current_target().model
-        expected = await asyncio.to_thread(fetch_expected, stub.url, PROMPT, model)
 
         finished: asyncio.Future[tuple[str, str, str]] = asyncio.get_running_loop().create_future()
 
@@ -123,6 +127,7 @@ async def _check(app: Any) -> str:
         if status != "complete":
             stored = services.history.get_message(int(message_id))
             raise SelfTestFailed(f"the answer ended {status}: {stored.error_message or ''}")
+        expected = await asyncio.to_thread(fetch_expected, stub.url, PROMPT, model)
 
         view = window.chat_view
         view.flush()
@@ -144,8 +149,11 @@ async def _check(app: Any) -> str:
             f"metrics: {line}"
         )
     finally:
+        from desktop_app.qt.app import stop_render_worker
+
         await window.shutdown()
         await asyncio.to_thread(stub.stop)  # idempotent; the window may never have used it
+        await stop_render_worker()
 
 
 def _one_shot_render(text: str, view: Any) -> str:

@@ -56,6 +56,7 @@ async def open_window(
     stub_factory: object = None,
     settings: Settings | None = None,
     list_models: bool = True,
+    read_only: bool = True,
 ) -> AsyncIterator[MainWindow]:
     """A started main window over in-memory history; shut down (bounded) on exit."""
     services = AppServices(
@@ -63,7 +64,7 @@ async def open_window(
         profiles=profiles,
         settings=settings or Settings(),
         secrets_override=secrets if secrets is not None else MemorySecretStore(),
-        read_only=True,
+        read_only=read_only,
     )
     if stub_factory is not None:
         services.stub_factory = stub_factory  # type: ignore[assignment]

@@ -1,0 +1,106 @@
+"""Start the real app (``app.run``) on the offline demo, chat once, close: clean and complete.
+
+Runs in a subprocess so the whole life is covered: QApplication, the
+qasync Runner, the lazily started embedded stub, one answer saved to the
+history file, Ctrl+Q-style close, shutdown. Warnings are errors (-W error),
+anything printed to stderr fails the test, and no thread may be left over.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from desktop_app.qt.app import APP_ID
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys, threading
+    from desktop_app.qt import app as app_module
+    from desktop_app.qt.main_window import MainWindow
+
+    original_start = MainWindow.start
+    result = {}
+
+    def start(self):
+        original_start(self)
+        result["title"] = self.windowTitle()
+        result["profile"] = self.profile_bar.current_profile()
+        self.tasks.spawn(chat_then_close(self), name="script")
+
+    async def chat_then_close(window):
+        done = asyncio.get_running_loop().create_future()
+        window.chat.answerFinished.connect(
+            lambda c, m, s: done.done() or done.set_result(s))
+        window.composer.set_text("hi")  # the stub's short greeting: quick at demo pace
+        window.composer.submit()
+        result["status"] = await asyncio.wait_for(done, 30)
+        result["stub"] = window.services.stub_url
+        window.commands["quit"].trigger()
+
+    MainWindow.start = start
+    code = app_module.run(self_test=False, qt_args=[])
+    from PySide6.QtWidgets import QApplication
+    app = QApplication.instance()
+    print("code", code)
+    print("status", result.get("status"))
+    print("profile", result.get("profile"))
+    print("title", result.get("title"))
+    print("stub", result.get("stub"))
+    print("desktop", app.desktopFileName())
+    # Threads still running: Python's (the stub, keychain calls, executors) by the
+    # OS thread ids alive now (a _DummyThread entry can outlive its thread), and
+    # every OS thread but the main one and Qt's own idle pool workers, which
+    # expire by themselves.
+    import os
+    live = {int(t) for t in os.listdir("/proc/self/task")}
+    main = threading.main_thread()
+    print("pythreads", sorted(t.name for t in threading.enumerate()
+                              if t is not main and t.native_id in live))
+    from pathlib import Path
+    names = [Path(f"/proc/self/task/{t}/comm").read_text().strip()
+             for t in live if t != os.getpid()]
+    print("osthreads", sorted(n for n in names if n != "Thread (pooled)"))
+    """
+)
+
+
+def test_startup_chat_and_shutdown_on_the_embedded_stub(isolated_dirs: Path) -> None:
+    env = dict(os.environ)
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    assert lines["code"] == "0"
+    assert lines["status"] == "complete"  # the first launch chats with no network, no key
+    assert lines["profile"] == "Offline demo"
+    assert lines["title"] == "Streamdesk — offline demo"
+    assert lines["stub"].startswith("http://127.0.0.1:")
+    assert lines["desktop"] == APP_ID
+    assert lines["pythreads"] == "[]"
+    assert lines["osthreads"] == "[]"
+
+    # The answer is in the history file, complete; window state was saved.
+    from desktop_app.core.storage import HistoryStore, MessageStatus
+
+    data = isolated_dirs / "data" / "Streamdesk" / "history.sqlite3"
+    with HistoryStore.open(data) as store:
+        (conversation,) = store.list_conversations()
+        messages = store.messages(conversation.id)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[1].status is MessageStatus.COMPLETE
+    assert messages[1].text
+    assert (isolated_dirs / "state" / "Streamdesk" / "window.ini").is_file()

@@ -37,7 +37,7 @@ from desktop_app.core.errors import StreamProtocolError
 DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
 MAX_KEPT_COMMENTS = 64
 _BOM = b"\xef\xbb\xbf"
-_ABANDONED = "The event stream was already abandoned because an earlier event was too large."
+_ABANDONED = "This event stream was already abandoned because an earlier event was too large."
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +96,8 @@ class SSEDecoder:
     ``Last-Event-ID``.
 
     ``max_event_bytes`` bounds a single line and an event's data, in bytes;
-    beyond it ``feed()`` raises ``StreamProtocolError`` and the decoder refuses
-    further input.
+    beyond it ``feed()`` raises ``StreamProtocolError`` and refuses the rest of
+    that stream (until ``flush()``).
     """
 
     def __init__(
@@ -205,10 +205,10 @@ class SSEDecoder:
         """End the stream: the unfinished line and block are discarded (spec §9.2.6).
 
         So nothing is ever dispatched here; the list is returned for symmetry
-        with ``feed()``. The decoder is then ready for a fresh stream.
+        with ``feed()``. The decoder is then ready for a fresh stream, also
+        after the size guard tripped.
         """
-        if self._failed:
-            raise StreamProtocolError(_ABANDONED)
+        self._failed = False
         self._reset_parse()
         return []
 

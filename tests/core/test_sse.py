@@ -405,11 +405,12 @@ def test_a_line_over_the_limit_raises_across_chunks() -> None:
         decoder.feed(b"x" * 10)
     with pytest.raises(StreamProtocolError, match="single line larger"):
         decoder.feed(b"x" * 10)
-    # The decoder refuses to go on rather than read the rest as new lines.
-    with pytest.raises(StreamProtocolError):
+    # The decoder refuses to go on rather than read the rest as new lines...
+    with pytest.raises(StreamProtocolError, match="already abandoned"):
         decoder.feed(b"\n\n")
-    with pytest.raises(StreamProtocolError):
-        decoder.flush()
+    # ...until the stream ends: a new connection is a fresh stream.
+    assert decoder.flush() == []
+    assert decoder.feed(b"data: ok\n\n") == [E(data="ok")]
 
 
 def test_event_data_over_the_limit_raises() -> None:

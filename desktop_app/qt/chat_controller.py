@@ -18,136 +18,29 @@ Stop works while a keychain prompt is pending.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.core.errors import StorageError, StreamdeskError
-from desktop_app.core.events import StreamEvent, TurnEnded, TurnMetrics, TurnState
-from desktop_app.core.providers.base import ChatMessage, ChatRequest, Endpoint, Provider
-from desktop_app.core.session import TurnSettings, stream_turn
+from desktop_app.core.providers.base import ChatRequest
 from desktop_app.core.storage import HistoryStore, MessageStatus, StoredMessage
-from desktop_app.core.transport import StreamingClient
-from desktop_app.qt.chat_view import MessageView
 from desktop_app.qt.errors import describe
-from desktop_app.qt.stream_controller import StreamController, StreamOutcome, metrics_line
+from desktop_app.qt.stream_controller import StreamController
 from desktop_app.qt.tasks import TaskRegistry
+from desktop_app.qt.turns import (
+    ChatViewLike,
+    HistoryRecorder,
+    TargetProvider,
+    TurnTarget,
+    request_messages,
+    streaming_view,
+    turn_source,
+    view_of,
+    view_of_outcome,
+)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class TurnTarget:
-    """Where a turn goes and how, from the active profile at the moment of sending."""
-
-    profile: str
-    provider: Provider
-    model: str
-    # Builds or reuses the HTTP client, starts the offline stub if needed and
-    # reads the API key (off the GUI thread); awaited inside the stream task.
-    connect: Callable[[], Awaitable[tuple[StreamingClient, Endpoint]]]
-    system: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    settings: TurnSettings = field(default_factory=TurnSettings)
-
-
-class TargetProvider(Protocol):
-    def current_target(self) -> TurnTarget: ...
-
-
-class ChatViewLike(Protocol):
-    """The parts of ``ChatView`` the controller drives."""
-
-    def set_messages(self, views: list[MessageView]) -> None: ...
-
-    def append_message(self, view: MessageView) -> None: ...
-
-    def begin_stream(self, message_id: str) -> None: ...
-
-    def append_text(self, message_id: str, text: str) -> None: ...
-
-    def append_reasoning(self, message_id: str, text: str) -> None: ...
-
-    def set_status_line(self, message_id: str, text: str) -> None: ...
-
-    def end_stream(self, message_id: str, view: MessageView) -> None: ...
-
-    def update_message(self, view: MessageView) -> None: ...
-
-    def remove_messages_after(self, message_id: str) -> None: ...
-
-
-# ---------------------------------------------------------------- stored -> view
-
-
-_HINTS = {
-    MessageStatus.INTERRUPTED: "Use Continue to pick up where it stopped, or Regenerate.",
-    MessageStatus.ERROR: "Use Retry to ask again.",
-}
-
-
-def view_of(message: StoredMessage) -> MessageView:
-    """How a stored message is shown."""
-    error = message.error_message or ""
-    hint = _HINTS.get(message.status, "") if error or message.status in _HINTS else ""
-    if message.status is MessageStatus.INTERRUPTED and not error:
-        error = "The answer was cut off before it finished."
-    return MessageView(
-        id=str(message.id),
-        role=message.role,
-        text=message.text,
-        reasoning=message.reasoning,
-        status=message.status.value,
-        error=error,
-        error_hint=hint,
-        metrics_line=metrics_line(message.metrics) if message.metrics is not None else "",
-    )
-
-
-def view_of_outcome(message_id: str, outcome: StreamOutcome) -> MessageView:
-    ended = outcome.ended
-    return MessageView(
-        id=message_id,
-        role="assistant",
-        text=ended.text,
-        reasoning=ended.reasoning,
-        status=outcome.status,
-        error=outcome.error_sentence,
-        error_hint=outcome.error_hint,
-        metrics_line=outcome.metrics_line,
-    )
-
-
-def streaming_view(message_id: str, text: str = "", reasoning: str = "") -> MessageView:
-    return MessageView(
-        id=message_id,
-        role="assistant",
-        text=text,
-        reasoning=reasoning,
-        status="streaming",
-        error="",
-        error_hint="",
-        metrics_line="",
-    )
-
-
-def request_messages(messages: list[StoredMessage]) -> tuple[ChatMessage, ...]:
-    """The conversation as the server should see it: user and assistant text, in order.
-
-    Empty answers (an error before any text) carry nothing and are left out;
-    partial answers are kept (the user saw them, and so should the model).
-    """
-    out: list[ChatMessage] = []
-    for m in messages:
-        if m.role == "system" or (m.role == "assistant" and not m.text):
-            continue
-        out.append(ChatMessage(role=m.role, content=m.text))
-    return tuple(out)
 
 
 # ---------------------------------------------------------------- the controller
@@ -207,6 +100,24 @@ class ChatController(QObject):
             if message.role == "assistant":
                 return message.text
         return None
+
+    def last_message(self, role: str) -> StoredMessage | None:
+        """The newest message of ``role`` in the conversation on screen."""
+        if self._current is None:
+            return None
+        for message in reversed(self.history.messages(self._current)):
+            if message.role == role:
+                return message
+        return None
+
+    def regenerate_last(self) -> bool:
+        last = self.last_message("assistant")
+        return last is not None and self.regenerate(str(last.id))
+
+    def continue_last(self) -> bool:
+        last = self.last_message("assistant")
+        resumable = (MessageStatus.INTERRUPTED, MessageStatus.CANCELLED)
+        return last is not None and last.status in resumable and self.continue_answer(str(last.id))
 
     def message_text(self, message_id: str) -> str | None:
         try:
@@ -461,8 +372,8 @@ class ChatController(QObject):
         controller = StreamController(
             conversation_id=str(conversation_id),
             message_id=message_id,
-            source=_turn_source(target, request),
-            recorder=_HistoryRecorder(self.history, int(message_id)),
+            source=turn_source(target, request),
+            recorder=HistoryRecorder(self.history, int(message_id)),
             tasks=self._tasks,
             base_text=base_text,
             base_reasoning=base_reasoning,
@@ -497,48 +408,3 @@ class ChatController(QObject):
     def _report(self, exc: BaseException | None) -> None:
         sentence, hint = describe(exc)
         self.problemReported.emit(sentence, hint)
-
-
-class _HistoryRecorder:
-    """Saves one answer into the history as it grows and when it ends."""
-
-    def __init__(self, history: HistoryStore, message_id: int) -> None:
-        self._history = history
-        self._message_id = message_id
-
-    def checkpoint(self, text: str, reasoning: str) -> None:
-        try:
-            self._history.checkpoint(self._message_id, text, reasoning)
-        except StorageError:
-            # The stream goes on; the final write reports a lasting problem.
-            log.warning("could not checkpoint message %s", self._message_id, exc_info=True)
-
-    def finish(self, ended: TurnEnded) -> None:
-        try:
-            self._history.finish_turn(self._message_id, ended)
-        except StorageError:
-            log.exception("could not save the end of message %s", self._message_id)
-
-
-def _turn_source(
-    target: TurnTarget, request: ChatRequest
-) -> Callable[[], AsyncIterator[StreamEvent]]:
-    async def source() -> AsyncIterator[StreamEvent]:
-        try:
-            client, endpoint = await target.connect()
-        except StreamdeskError as exc:
-            # No usable key (no keychain, a locked one that timed out...): end
-            # the turn the way the session would, with words to show.
-            yield TurnEnded(
-                state=TurnState.FAILED,
-                text="",
-                metrics=TurnMetrics(outcome=TurnState.FAILED),
-                error=exc,
-            )
-            return
-        events = stream_turn(client, target.provider, request, endpoint, target.settings)
-        async with contextlib.aclosing(events):
-            async for event in events:
-                yield event
-
-    return source

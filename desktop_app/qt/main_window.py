@@ -16,88 +16,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import time
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QSplitter,
-    QTextBrowser,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.core import paths
-from desktop_app.core.errors import StreamdeskError
 from desktop_app.core.profiles import Profile
-from desktop_app.core.providers.registry import get_provider
-from desktop_app.core.session import TurnSettings
-from desktop_app.qt.chat_controller import ChatController, TurnTarget
+from desktop_app.qt import window_state
+from desktop_app.qt.banner import Banner
+from desktop_app.qt.chat_controller import ChatController
 from desktop_app.qt.chat_view import ChatView
 from desktop_app.qt.composer import Composer
+from desktop_app.qt.conversation_list import ConversationList
 from desktop_app.qt.errors import describe
 from desktop_app.qt.markdown_body import warm_up_in_background
 from desktop_app.qt.profile_bar import ProfileBar
+from desktop_app.qt.profile_picker import ProfilePicker
 from desktop_app.qt.services import AppServices
-from desktop_app.qt.sidebar import ConversationItem, Sidebar
+from desktop_app.qt.sidebar import Sidebar
 from desktop_app.qt.tasks import TaskRegistry
 from desktop_app.qt.theme import ThemeManager, ThemeMode, app_icon
-from desktop_app.qt.window_actions import WindowActions, shortcuts_html
+from desktop_app.qt.turns import TurnTarget
+from desktop_app.qt.window_actions import WindowActions, show_shortcuts
 
 log = logging.getLogger(__name__)
 
-MODEL_LIST_TIMEOUT = 10.0
 SHUTDOWN_GRACE = 5.0
-DEFAULT_FONT_POINTS = 10.0
-
-
-class Banner(QFrame):
-    """A message across the top of the chat that does not block anything."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("banner")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.label = QLabel(self)
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.close_button = QToolButton(self)
-        self.close_button.setText("✕")
-        self.close_button.setAccessibleName("Dismiss this message")
-        self.close_button.setToolTip("Dismiss")
-        self.close_button.clicked.connect(self.dismiss)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
-        self._messages: list[str] = []
-        self.hide()
-
-    def add(self, sentence: str, hint: str = "") -> None:
-        text = sentence if not hint else f"{sentence} {hint}"
-        if text in self._messages:
-            return
-        self._messages.append(text)
-        self.label.setText("\n".join(self._messages))
-        self.setAccessibleName("Notice: " + " ".join(self._messages))
-        self.show()
-
-    def text(self) -> str:
-        return "\n".join(self._messages)
-
-    def dismiss(self) -> None:
-        self._messages.clear()
-        self.label.clear()
-        self.hide()
 
 
 class MainWindow(QMainWindow):
@@ -123,8 +73,6 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("Streamdesk")
         self._closing = False
         self._drafts: dict[str, str] = {}
-        self._last_deleted: int | None = None
-        self._model_task: asyncio.Task[None] | None = None
         app = QGuiApplication.instance()
         assert isinstance(app, QGuiApplication)
         mode = ThemeMode(services.settings.theme)
@@ -158,11 +106,13 @@ class MainWindow(QMainWindow):
         self.chat = ChatController(
             history=services.history, view=self.chat_view, targets=self, tasks=tasks, parent=self
         )
+        self.profiles = ProfilePicker(self.profile_bar, services, tasks, self)
+        self.conversations = ConversationList(self.sidebar, services.history, self.chat, self)
         self.commands = WindowActions(self)
         self._connect()
-        self._apply_font(services.settings.font_size)
-        self._fill_profiles(services.profile(None).name)
-        self._restore_window_state()
+        window_state.apply_font(self, services.settings.font_size)
+        self.profiles.fill(services.profile(None).name)
+        window_state.restore_geometry(self)
 
     # ------------------------------------------------------------ wiring
 
@@ -181,24 +131,21 @@ class MainWindow(QMainWindow):
         )
         view.noticeShown.connect(lambda text: self.statusBar().showMessage(text, 3000))
 
-        chat.conversationsChanged.connect(self.refresh_sidebar)
         chat.conversationOpened.connect(self._conversation_opened)
         chat.streamingChanged.connect(self._streaming_changed)
         chat.problemReported.connect(self.banner.add)
 
-        sidebar.conversationSelected.connect(lambda cid: self.open_conversation(int(cid)))
         sidebar.newRequested.connect(self.new_chat)
-        sidebar.renameRequested.connect(lambda cid, title: chat.rename(int(cid), title))
-        sidebar.deleteRequested.connect(lambda cid: self.delete_conversation(int(cid)))
-        sidebar.undoRequested.connect(self.undo_delete)
-        sidebar.undo_bar.expired.connect(self._undo_expired)
-        sidebar.searchChanged.connect(self.search)
+        lists = self.conversations
+        lists.openRequested.connect(self.open_conversation)
+        lists.problemReported.connect(self.banner.add)
+        lists.undoAvailable.connect(lambda on: self.commands["undo_delete"].setEnabled(on))
 
-        bar = self.profile_bar
-        bar.profileChosen.connect(self.choose_profile)
-        bar.modelChosen.connect(self._model_chosen)
-        bar.refreshRequested.connect(lambda: self.list_models(self.current_profile()))
-        bar.settingsRequested.connect(self.open_settings)
+        picker = self.profiles
+        picker.modelsListed.connect(self.modelsListed)
+        picker.profileChanged.connect(self._profile_changed)
+        picker.problemReported.connect(self.banner.add)
+        self.profile_bar.settingsRequested.connect(self.open_settings)
 
         self.theme_manager.themeChanged.connect(self.chat_view.set_theme)
 
@@ -213,11 +160,11 @@ class MainWindow(QMainWindow):
         a["edit_last"].triggered.connect(self.edit_last_message)
         a["search"].triggered.connect(self._focus_search)
         a["rename"].triggered.connect(lambda: self.sidebar.begin_rename())
-        a["delete_chat"].triggered.connect(self._delete_current)
-        a["undo_delete"].triggered.connect(self.undo_delete)
+        a["delete_chat"].triggered.connect(self.conversations.delete_current)
+        a["undo_delete"].triggered.connect(self.conversations.undo_delete)
         a["stop"].triggered.connect(self._stop_or_cancel)
-        a["regenerate"].triggered.connect(self._regenerate_last)
-        a["continue"].triggered.connect(self._continue_last)
+        a["regenerate"].triggered.connect(self.chat.regenerate_last)
+        a["continue"].triggered.connect(self.chat.continue_last)
         a["focus_composer"].triggered.connect(self.composer.focus_editor)
         a["pick_profile"].triggered.connect(self.profile_bar.focus_profiles)
         a["pick_model"].triggered.connect(self._focus_model)
@@ -255,7 +202,7 @@ class MainWindow(QMainWindow):
         self.refresh_sidebar()
         profile = self.current_profile()
         self.tasks.spawn(self.services.warm_up(profile), name="warm up")
-        self.list_models(profile)
+        self.profiles.list_models(profile)
         # Compile the Markdown parser and lexers off the GUI thread, before the first answer.
         warm_up_in_background()
         self.composer.focus_editor()
@@ -263,92 +210,16 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ profiles and models
 
     def current_profile(self) -> Profile:
-        return self.services.profile(self.profile_bar.current_profile())
+        return self.profiles.current_profile()
 
     def current_target(self) -> TurnTarget:
         """Where the next message goes (``ChatController`` asks at each send)."""
-        profile = self.current_profile()
-        provider = get_provider(profile.provider)
-        model = self.profile_bar.current_model() or profile.model
-        services = self.services
-        return TurnTarget(
-            profile=profile.name,
-            provider=provider,
-            model=model,
-            connect=lambda: services.connect(profile),
-            system=profile.system_prompt or None,
-            temperature=profile.temperature,
-            max_tokens=profile.max_tokens,
-            settings=TurnSettings(),
-        )
-
-    def _fill_profiles(self, current: str) -> None:
-        names = [p.name for p in self.services.profiles]
-        self.profile_bar.set_profiles(names, current)
-        self.profile_bar.set_model(self.services.profile(current).model)
-        self._update_title()
+        return self.profiles.current_target()
 
     def reload_profiles(self, current: str) -> None:
-        """The profiles were edited: refill the picker and list the models again."""
-        self._fill_profiles(current)
-        self.list_models(self.current_profile())
+        self.profiles.reload(current)
 
-    def choose_profile(self, name: str) -> None:
-        profile = self.services.profile(name)
-        self.profile_bar.set_model(profile.model)
-        self.services.save_settings(
-            dataclasses.replace(self.services.settings, last_profile=profile.name)
-        )
-        self._update_title()
-        self.list_models(profile)
-        self.tasks.spawn(self.services.warm_up(profile), name="warm up")
-
-    def _model_chosen(self, model: str) -> None:
-        profile = self.current_profile()
-        if model == profile.model:
-            return
-        # The picked model sticks to the profile (saved in profiles.toml).
-        updated = [
-            dataclasses.replace(p, model=model) if p.name == profile.name else p
-            for p in self.services.profiles
-        ]
-        try:
-            self.services.save_profiles(updated)
-        except (StreamdeskError, OSError) as exc:
-            self.banner.add(*describe(exc))
-        self._update_title()
-
-    def list_models(self, profile: Profile) -> None:
-        """Ask the server for its models in the background; the typed model stays usable."""
-        if self._model_task is not None and not self._model_task.done():
-            self._model_task.cancel()
-        self.profile_bar.listing_started()
-        self._model_task = self.tasks.spawn(self._list_models(profile), name="list models")
-
-    async def _list_models(self, profile: Profile) -> None:
-        models: list[str] = []
-        note = ""
-        try:
-            provider = get_provider(profile.provider)
-            async with asyncio.timeout(MODEL_LIST_TIMEOUT):
-                client, endpoint = await self.services.connect(profile)
-                if provider.models_url(endpoint) is None:
-                    note = "This server format has no model list: type the model name."
-                else:
-                    models = await client.list_models(provider, endpoint)
-                    if not models:
-                        note = "The server listed no models: type the model name."
-        except TimeoutError:
-            note = "The server did not list its models in time: type the model name."
-        except StreamdeskError as exc:
-            sentence, _hint = describe(exc)
-            note = f"Models not listed: {sentence}"
-        if self.profile_bar.current_profile() == profile.name:
-            current = self.profile_bar.current_model() or profile.model
-            self.profile_bar.set_models(models, current, note)
-        self.modelsListed.emit(profile.name)
-
-    def _update_title(self) -> None:
+    def _profile_changed(self, _name: str) -> None:
         profile = self.current_profile()
         where = "offline demo" if profile.embedded else profile.name
         self.setWindowTitle(f"Streamdesk — {where}")
@@ -384,71 +255,15 @@ class MainWindow(QMainWindow):
             self._drafts.pop(key, None)
 
     def refresh_sidebar(self) -> None:
-        if self.sidebar.searching and self.sidebar.search.text().strip():
-            self.search(self.sidebar.search.text().strip())
-            return
-        try:
-            conversations = self.services.history.list_conversations()
-        except StreamdeskError as exc:
-            self.banner.add(*describe(exc))
-            return
-        items = [
-            ConversationItem(str(c.id), c.title or "New chat", _when(c.updated_at))
-            for c in conversations
-        ]
-        current = str(self.chat.current_id) if self.chat.current_id is not None else None
-        self.sidebar.set_conversations(items, current)
-        for cid in self.chat.streaming_ids():
-            self.sidebar.set_streaming(str(cid), True)
+        self.conversations.refresh()
 
     def search(self, query: str) -> None:
-        if not query:
-            self.refresh_sidebar()
-            return
-        try:
-            hits = self.services.history.search(query)
-        except StreamdeskError as exc:
-            self.banner.add(*describe(exc))
-            return
-        seen: dict[int, ConversationItem] = {}
-        for hit in hits:
-            if hit.conversation_id not in seen:
-                seen[hit.conversation_id] = ConversationItem(
-                    str(hit.conversation_id), hit.title or "New chat", hit.snippet
-                )
-        self.sidebar.show_search_results(list(seen.values()))
-
-    def delete_conversation(self, conversation_id: int) -> None:
-        title = self.sidebar.title_of(str(conversation_id)) or "this chat"
-        self.chat.delete(conversation_id)
-        self._last_deleted = conversation_id
-        self.sidebar.show_undo(title)
-        self.commands["undo_delete"].setEnabled(True)
-
-    def undo_delete(self) -> None:
-        if self._last_deleted is None:
-            return
-        conversation_id, self._last_deleted = self._last_deleted, None
-        self.sidebar.hide_undo()
-        self.commands["undo_delete"].setEnabled(False)
-        self.chat.restore(conversation_id)
-
-    def _undo_expired(self) -> None:
-        self._last_deleted = None
-        self.commands["undo_delete"].setEnabled(False)
-
-    def _delete_current(self) -> None:
-        if self.chat.current_id is not None:
-            self.delete_conversation(self.chat.current_id)
+        self.conversations.search(query)
 
     def _step_conversation(self, step: int) -> None:
-        ids = self.sidebar.ids()
-        if not ids:
-            return
-        current = str(self.chat.current_id) if self.chat.current_id is not None else None
-        index = ids.index(current) + step if current in ids else 0
-        if 0 <= index < len(ids):
-            self.open_conversation(int(ids[index]))
+        target = self.conversations.neighbour(step)
+        if target is not None:
+            self.open_conversation(target)
 
     def _focus_search(self) -> None:
         self.commands["toggle_sidebar"].setChecked(True)
@@ -462,8 +277,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ streaming state
 
-    def _streaming_changed(self, conversation_id: str, streaming: bool) -> None:
-        self.sidebar.set_streaming(conversation_id, streaming)
+    def _streaming_changed(self, _conversation_id: str, _streaming: bool) -> None:
         self._sync_streaming_state()
 
     def _sync_streaming_state(self) -> None:
@@ -488,30 +302,9 @@ class MainWindow(QMainWindow):
             self.composer.begin_edit(message_id, text)
 
     def edit_last_message(self) -> None:
-        if self.chat.current_id is None:
-            return
-        for message in reversed(self.services.history.messages(self.chat.current_id)):
-            if message.role == "user":
-                self.edit_message(str(message.id))
-                return
-
-    def _last_assistant(self) -> tuple[str, str] | None:
-        if self.chat.current_id is None:
-            return None
-        for message in reversed(self.services.history.messages(self.chat.current_id)):
-            if message.role == "assistant":
-                return str(message.id), message.status.value
-        return None
-
-    def _regenerate_last(self) -> None:
-        last = self._last_assistant()
+        last = self.chat.last_message("user")
         if last is not None:
-            self.chat.regenerate(last[0])
-
-    def _continue_last(self) -> None:
-        last = self._last_assistant()
-        if last is not None and last[1] in ("interrupted", "cancelled"):
-            self.chat.continue_answer(last[0])
+            self.edit_message(str(last.id))
 
     def copy_last_answer(self) -> None:
         text = self.chat.last_answer_text()
@@ -521,28 +314,15 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ view settings
 
-    def _apply_font(self, points: int | None) -> None:
-        size = float(points) if points else _system_points()
-        self.chat_view.set_font_point_size(size)
-        font = self.composer.editor.font()
-        font.setPointSizeF(size)
-        self.composer.editor.setFont(font)
-
     def apply_font_size(self, points: int | None) -> None:
-        self._apply_font(points)
+        window_state.apply_font(self, points)
 
     def change_font_size(self, step: int) -> None:
-        current = self.services.settings.font_size or round(_system_points())
-        size = None if step == 0 else max(6, min(48, current + step))
-        self._apply_font(size)
-        self.services.save_settings(dataclasses.replace(self.services.settings, font_size=size))
-        shown = size or round(_system_points())
+        shown = window_state.change_font_size(self, step)
         self.statusBar().showMessage(f"Text size {shown} pt", 2000)
 
     def set_theme_mode(self, mode: ThemeMode) -> None:
-        self.theme_manager.set_mode(mode)
-        self.chat_view.set_theme(self.theme_manager.theme)
-        self.services.save_settings(dataclasses.replace(self.services.settings, theme=mode.value))
+        window_state.set_theme_mode(self, mode)
 
     # ------------------------------------------------------------ dialogs (never exec())
 
@@ -569,52 +349,9 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def show_shortcuts(self) -> None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Keyboard shortcuts")
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        text = QTextBrowser(dialog)
-        text.setAccessibleName("Keyboard shortcuts")
-        text.setHtml(shortcuts_html())
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
-        buttons.rejected.connect(dialog.reject)
-        layout = QVBoxLayout(dialog)
-        layout.addWidget(text)
-        layout.addWidget(buttons)
-        dialog.resize(460, 560)
-        dialog.open()
+        show_shortcuts(self)
 
     # ------------------------------------------------------------ window state and closing
-
-    def _window_settings(self) -> QSettings:
-        file = paths.ensure_dir(paths.state_dir()) / "window.ini"
-        return QSettings(str(file), QSettings.Format.IniFormat)
-
-    def _restore_window_state(self) -> None:
-        if self.services.read_only:
-            self.resize(1100, 760)
-            return
-        settings = self._window_settings()
-        geometry = settings.value("geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1100, 760)
-        splitter = settings.value("splitter")
-        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
-            self.splitter.restoreState(splitter)
-        sidebar = settings.value("sidebar", True)
-        visible = sidebar not in (False, "false", "0")
-        self.commands["toggle_sidebar"].setChecked(visible)
-        self.sidebar.setVisible(visible)
-
-    def save_window_state(self) -> None:
-        if self.services.read_only:
-            return
-        settings = self._window_settings()
-        settings.setValue("geometry", self.saveGeometry())
-        settings.setValue("splitter", self.splitter.saveState())
-        settings.setValue("sidebar", self.commands["toggle_sidebar"].isChecked())
-        settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._closing:
@@ -629,7 +366,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
-        self.save_window_state()
+        window_state.save_geometry(self)
         self.chat.save_all()
         stopped = self.chat.stop_all(closing=True)
         if stopped:
@@ -642,21 +379,3 @@ class MainWindow(QMainWindow):
         # hide(), not close(): closing the last window may quit the application,
         # which would stop the loop under the coroutine that called us.
         self.hide()
-
-
-def _system_points() -> float:
-    size = QGuiApplication.font().pointSizeF()
-    return size if size > 0 else DEFAULT_FONT_POINTS
-
-
-def _when(timestamp: float) -> str:
-    now = time.time()
-    age = now - timestamp
-    if age < 60:
-        return "just now"
-    if age < 3600:
-        return f"{int(age // 60)} min ago"
-    local = time.localtime(timestamp)
-    if time.localtime(now)[:3] == local[:3]:
-        return time.strftime("today %H:%M", local)
-    return time.strftime("%d %b %Y", local)

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QMainWindow,
+    QMenu,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +124,21 @@ def shortcuts_html() -> str:
     rows.append("<tr><td>New line</td><td><b>Shift+Enter</b></td></tr>")
     rows.append("<tr><td>Cancel editing</td><td><b>Esc</b></td></tr>")
     return "<table cellspacing='0' cellpadding='4'>" + "".join(rows) + "</table>"
+
+
+def show_shortcuts(parent: QWidget) -> QDialog:
+    """The keyboard help, opened with ``open()`` (never ``exec()``)."""
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("Keyboard shortcuts")
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    text = QTextBrowser(dialog)
+    text.setAccessibleName("Keyboard shortcuts")
+    text.setHtml(shortcuts_html())
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(text)
+    layout.addWidget(buttons)
+    dialog.resize(460, 560)
+    dialog.open()
+    return dialog

@@ -23,7 +23,8 @@ from desktop_app.core.events import (
     Usage,
 )
 from desktop_app.qt import stream_controller as sc
-from desktop_app.qt.stream_controller import StreamController, metrics_line
+from desktop_app.qt.answer_words import metrics_line
+from desktop_app.qt.stream_controller import StreamController
 from desktop_app.qt.tasks import TaskRegistry
 from tests.qt.conftest import wait_signal
 

@@ -1,0 +1,183 @@
+"""One turn's plumbing: where it goes, how stored messages look, how an answer is saved.
+
+Owns: ``TurnTarget`` (the active profile's server, model and settings at the
+moment of sending, and how to connect), the mapping from stored messages and
+stream outcomes to the chat view's ``MessageView``, the request built from a
+conversation's history, the recorder that saves an answer as it streams, and
+the event source that connects (stub, client, key: off the GUI thread) and
+then runs ``stream_turn``.
+
+It must not touch widgets or decide what a user action means
+(``chat_controller`` does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from desktop_app.core.errors import StorageError, StreamdeskError
+from desktop_app.core.events import StreamEvent, TurnEnded, TurnMetrics, TurnState
+from desktop_app.core.providers.base import ChatMessage, ChatRequest, Endpoint, Provider
+from desktop_app.core.session import TurnSettings, stream_turn
+from desktop_app.core.storage import HistoryStore, MessageStatus, StoredMessage
+from desktop_app.core.transport import StreamingClient
+from desktop_app.qt.answer_words import StreamOutcome, metrics_line
+from desktop_app.qt.chat_view import MessageView
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTarget:
+    """Where a turn goes and how, from the active profile at the moment of sending."""
+
+    profile: str
+    provider: Provider
+    model: str
+    # Builds or reuses the HTTP client, starts the offline stub if needed and
+    # reads the API key (off the GUI thread); awaited inside the stream task.
+    connect: Callable[[], Awaitable[tuple[StreamingClient, Endpoint]]]
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    settings: TurnSettings = field(default_factory=TurnSettings)
+
+
+class TargetProvider(Protocol):
+    def current_target(self) -> TurnTarget: ...
+
+
+class ChatViewLike(Protocol):
+    """The parts of ``ChatView`` the controller drives."""
+
+    def set_messages(self, views: list[MessageView]) -> None: ...
+
+    def append_message(self, view: MessageView) -> None: ...
+
+    def begin_stream(self, message_id: str) -> None: ...
+
+    def append_text(self, message_id: str, text: str) -> None: ...
+
+    def append_reasoning(self, message_id: str, text: str) -> None: ...
+
+    def set_status_line(self, message_id: str, text: str) -> None: ...
+
+    def end_stream(self, message_id: str, view: MessageView) -> None: ...
+
+    def update_message(self, view: MessageView) -> None: ...
+
+    def remove_messages_after(self, message_id: str) -> None: ...
+
+
+_HINTS = {
+    MessageStatus.INTERRUPTED: "Use Continue to pick up where it stopped, or Regenerate.",
+    MessageStatus.ERROR: "Use Retry to ask again.",
+}
+
+
+def view_of(message: StoredMessage) -> MessageView:
+    """How a stored message is shown."""
+    error = message.error_message or ""
+    hint = _HINTS.get(message.status, "") if error or message.status in _HINTS else ""
+    if message.status is MessageStatus.INTERRUPTED and not error:
+        error = "The answer was cut off before it finished."
+    return MessageView(
+        id=str(message.id),
+        role=message.role,
+        text=message.text,
+        reasoning=message.reasoning,
+        status=message.status.value,
+        error=error,
+        error_hint=hint,
+        metrics_line=metrics_line(message.metrics) if message.metrics is not None else "",
+    )
+
+
+def view_of_outcome(message_id: str, outcome: StreamOutcome) -> MessageView:
+    ended = outcome.ended
+    return MessageView(
+        id=message_id,
+        role="assistant",
+        text=ended.text,
+        reasoning=ended.reasoning,
+        status=outcome.status,
+        error=outcome.error_sentence,
+        error_hint=outcome.error_hint,
+        metrics_line=outcome.metrics_line,
+    )
+
+
+def streaming_view(message_id: str, text: str = "", reasoning: str = "") -> MessageView:
+    return MessageView(
+        id=message_id,
+        role="assistant",
+        text=text,
+        reasoning=reasoning,
+        status="streaming",
+        error="",
+        error_hint="",
+        metrics_line="",
+    )
+
+
+def request_messages(messages: list[StoredMessage]) -> tuple[ChatMessage, ...]:
+    """The conversation as the server should see it: user and assistant text, in order.
+
+    Empty answers (an error before any text) carry nothing and are left out;
+    partial answers are kept (the user saw them, and so should the model).
+    """
+    out: list[ChatMessage] = []
+    for m in messages:
+        if m.role == "system" or (m.role == "assistant" and not m.text):
+            continue
+        out.append(ChatMessage(role=m.role, content=m.text))
+    return tuple(out)
+
+
+class HistoryRecorder:
+    """Saves one answer into the history as it grows and when it ends."""
+
+    def __init__(self, history: HistoryStore, message_id: int) -> None:
+        self._history = history
+        self._message_id = message_id
+
+    def checkpoint(self, text: str, reasoning: str) -> None:
+        try:
+            self._history.checkpoint(self._message_id, text, reasoning)
+        except StorageError:
+            # The stream goes on; the final write reports a lasting problem.
+            log.warning("could not checkpoint message %s", self._message_id, exc_info=True)
+
+    def finish(self, ended: TurnEnded) -> None:
+        try:
+            self._history.finish_turn(self._message_id, ended)
+        except StorageError:
+            log.exception("could not save the end of message %s", self._message_id)
+
+
+def turn_source(
+    target: TurnTarget, request: ChatRequest
+) -> Callable[[], AsyncIterator[StreamEvent]]:
+    async def source() -> AsyncIterator[StreamEvent]:
+        try:
+            client, endpoint = await target.connect()
+        except StreamdeskError as exc:
+            # No usable key (no keychain, a locked one that timed out...): end
+            # the turn the way the session would, with words to show.
+            yield TurnEnded(
+                state=TurnState.FAILED,
+                text="",
+                metrics=TurnMetrics(outcome=TurnState.FAILED),
+                error=exc,
+            )
+            return
+        events = stream_turn(client, target.provider, request, endpoint, target.settings)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    return source

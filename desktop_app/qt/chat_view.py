@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.qt.markdown_body import MarkdownBody, MarkdownSegment
+from desktop_app.qt.markdown_body import MarkdownBody, MarkdownSegment, warm_up_in_background
 from desktop_app.qt.message_widget import MessageView, MessageWidget
 from desktop_app.qt.theme import Theme, ThemeMode, chat_stylesheet, theme_for, themed_icon
 
@@ -48,8 +48,12 @@ LOAD_EARLIER_MARGIN = 400
 # Flush interval bounds (ms): one frame at least, and at most a lag users notice.
 MIN_FRAME_MS = 16
 MAX_FRAME_MS = 66
-# Characters shown per message per flush: bounds the work of one flush.
-FLUSH_BUDGET = 48_000
+# Characters shown per message per flush: bounds the work of one flush
+# (~16 ms of Qt layout for plain text; a real stream brings ~20k characters/s).
+FLUSH_BUDGET = 16_000
+# A stream that ends with more than this still queued is finished over the
+# next frames rather than in one long call.
+END_SYNC_BACKLOG = 64_000
 
 
 class _NotifyingLayout(QVBoxLayout):
@@ -91,6 +95,7 @@ class ChatView(QWidget):
         self._frame_ms = MIN_FRAME_MS
         self._loading_scheduled = False
         self._font_points: float | None = None
+        self._closing: dict[str, MessageView] = {}  # ended, backlog still being shown
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -140,6 +145,7 @@ class ChatView(QWidget):
         self._tick_timer.setInterval(400)
         self._tick_timer.timeout.connect(self._tick)
         self.set_theme(self._theme)
+        warm_up_in_background()
 
     # ------------------------------------------------------------------ API
     def set_messages(self, messages: Sequence[MessageView]) -> None:
@@ -208,7 +214,20 @@ class ChatView(QWidget):
             widget.set_status_line(text)
 
     def end_stream(self, message_id: str, view: MessageView) -> None:
-        """Final state of a streamed answer; pending text is shown first, nothing jumps."""
+        """Final state of a streamed answer; pending text is shown first, nothing jumps.
+
+        A huge backlog (a hostile burst) is shown over the next frames first,
+        then the final state is applied: no single call does unbounded work.
+        """
+        widget = self._widgets.get(message_id)
+        if widget is not None and widget.backlog > END_SYNC_BACKLOG:
+            self._closing[message_id] = dataclasses.replace(view)
+            self._schedule_flush()
+            return
+        self._finish_stream(message_id, view)
+
+    def _finish_stream(self, message_id: str, view: MessageView) -> None:
+        self._closing.pop(message_id, None)
         widget = self._widgets.get(message_id)
         self._streaming.discard(message_id)
         if not self._streaming:
@@ -227,6 +246,7 @@ class ChatView(QWidget):
         if position is None:
             return
         self._views[position] = dataclasses.replace(view)
+        self._closing.pop(view.id, None)
         widget = self._widgets.get(view.id)
         if widget is not None:
             widget.update_view(view)
@@ -247,6 +267,7 @@ class ChatView(QWidget):
         for view in removed:
             self._positions.pop(view.id, None)
             self._streaming.discard(view.id)
+            self._closing.pop(view.id, None)
             widget = self._widgets.pop(view.id, None)
             if widget is not None:
                 self._loaded.remove(widget)
@@ -292,6 +313,8 @@ class ChatView(QWidget):
             widget = self._widgets.get(message_id)
             while widget is not None and widget.flush(None):
                 pass
+        for message_id, view in list(self._closing.items()):
+            self._finish_stream(message_id, view)
 
     def set_font_point_size(self, points: float) -> None:
         """Text size of the chat (6-48 pt); headings and code scale with it."""
@@ -349,6 +372,7 @@ class ChatView(QWidget):
         return widget
 
     def _clear(self) -> None:
+        self._closing.clear()
         self._flush_timer.stop()
         self._tick_timer.stop()
         self._streaming.clear()
@@ -395,6 +419,10 @@ class ChatView(QWidget):
             widget = self._widgets.get(message_id)
             if widget is not None and widget.backlog:
                 more = widget.flush(FLUSH_BUDGET) or more
+        for message_id, view in list(self._closing.items()):
+            widget = self._widgets.get(message_id)
+            if widget is None or widget.backlog <= END_SYNC_BACKLOG:
+                self._finish_stream(message_id, view)
         elapsed_ms = (time.perf_counter() - started) * 1000
         # Expensive flushes space themselves out (at most ~1/3 of the time rendering).
         self._frame_ms = int(min(MAX_FRAME_MS, max(MIN_FRAME_MS, elapsed_ms * 2)))
@@ -443,6 +471,7 @@ class ChatView(QWidget):
     def _load_earlier_if_near_top(self) -> None:
         self._loading_scheduled = False
         self._font_points: float | None = None
+        self._closing: dict[str, MessageView] = {}  # ended, backlog still being shown
         if self._scroll.verticalScrollBar().value() < LOAD_EARLIER_MARGIN:
             self.load_earlier()
 

@@ -484,7 +484,7 @@ def plain_html(text: str) -> str:
 _FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})([^`\n]*)\n")
 
 
-def _lone_fence(text: str) -> tuple[str, str] | None:
+def lone_fence(text: str) -> tuple[str, str] | None:
     """(language, code) when the text is one fenced code block (closed or not)."""
     match = _FENCE_LINE.match(text)
     if match is None:
@@ -510,7 +510,7 @@ def render_block(
     """
     text = sanitize_text(text)
     if len(text) > MARKDOWN_LIMIT:
-        fence = _lone_fence(text)
+        fence = lone_fence(text)
         if fence is None:
             return RenderedBlock(plain_html(text))
         language, code = fence
@@ -528,3 +528,14 @@ def render_block(
 def render_markdown(text: str, style: HtmlStyle | None = None) -> str:
     """Convenience: the HTML of a whole Markdown text rendered at once."""
     return render_block(text, style or HtmlStyle()).html
+
+
+WARM_UP_LANGUAGES = ("python", "bash", "javascript", "typescript", "json", "rust", "go", "c", "cpp")
+
+
+def warm_up() -> None:
+    """Build the parser and compile the common lexers (~0.1 s each the first
+    time): run it on a worker thread at start so the first answer does not pay."""
+    style = HtmlStyle()
+    for language in WARM_UP_LANGUAGES:
+        render_block(f"# w\n\n- a **b** `c`\n\n```{language}\nx = 1\n```\n", style)

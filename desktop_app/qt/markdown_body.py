@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,13 +48,16 @@ from PySide6.QtWidgets import (
 
 from desktop_app.qt.markdown import (
     COPY_CODE_SCHEME,
+    MARKDOWN_LIMIT,
     HtmlStyle,
     RenderedBlock,
     breakable,
     is_safe_url,
+    lone_fence,
     plain_html,
     render_block,
     sanitize_text,
+    warm_up,
 )
 from desktop_app.qt.streaming_markdown import Step, StreamingMarkdown, TailMode
 
@@ -61,8 +65,10 @@ log = logging.getLogger(__name__)
 
 # Finished blocks longer than this are rendered on the worker thread.
 SYNC_RENDER_LIMIT = 16_000
-# A settled segment takes more blocks while its HTML is shorter than this.
-SEGMENT_HTML_LIMIT = 24_000
+# A settled segment takes more blocks while its HTML is shorter than this: it
+# is re-set whole when a block joins it (Qt imports ~1 ms per 2,000 characters
+# of our HTML), so this bounds that cost, at the price of more widgets.
+SEGMENT_HTML_LIMIT = 8_000
 # Re-rendering the tail slower than this switches it to plain appends.
 SLOW_TAIL_SECONDS = 0.025
 # Qt relayouts a whole paragraph when it changes and lays out unbroken text
@@ -79,6 +85,17 @@ def _render_executor() -> ThreadPoolExecutor:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="markdown")
         return _executor
+
+
+_warmed = False
+
+
+def warm_up_in_background() -> None:
+    """Compile the parser and common lexers on the worker thread, once per process."""
+    global _warmed
+    if not _warmed:
+        _warmed = True
+        _render_executor().submit(warm_up)
 
 
 class _RenderBridge(QObject):
@@ -100,6 +117,34 @@ def _deliver(bridge: _RenderBridge, job: int, future: Future[RenderedBlock]) -> 
             bridge.rendered.emit(job, result)
     except RuntimeError:  # the message was closed meanwhile
         pass
+
+
+_FENCE_END = re.compile(r"\n? {0,3}(?:`{3,}|~{3,})[ \t]*\n*\Z")
+
+
+def chop_paragraphs(text: str, current: int, limit: int = MAX_APPENDED_PARAGRAPH) -> str:
+    """``text`` with newlines added so no line (the first continuing one of
+    ``current`` characters) exceeds ``limit``; cuts between words if it can."""
+    out: list[str] = []
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        while current + len(line) > limit:
+            room = limit - current
+            space = line.rfind(" ", 0, room) if room > 0 else -1
+            if space >= 0:
+                out.append(line[: space + 1])
+                line = line[space + 1 :]
+            elif current <= limit // 2:
+                out.append(line[:room])  # one giant word: cut it
+                line = line[room:]
+            out.append("\n")  # (else: the word starts on a new paragraph)
+            current = 0
+        out.append(line)
+        current += len(line)
+        if number < len(lines) - 1:
+            out.append("\n")
+            current = 0
+    return "".join(out)
 
 
 class MarkdownSegment(QTextBrowser):
@@ -186,6 +231,13 @@ class MarkdownBody(QWidget):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(0)
+        # Settled segments live in their own column: when only the tail grows,
+        # Qt relays out two items here, not every segment of a long answer.
+        self._settled_box = QWidget(self)
+        self._settled_layout = QVBoxLayout(self._settled_box)
+        self._settled_layout.setContentsMargins(0, 0, 0, 0)
+        self._settled_layout.setSpacing(0)
+        self._layout.addWidget(self._settled_box)
         self._settled: list[_Settled] = []
         self._tail: MarkdownSegment | None = None
         self._tail_codes: dict[str, str] = {}
@@ -198,6 +250,7 @@ class MarkdownBody(QWidget):
         self._bridge = _RenderBridge(self)
         self._bridge.rendered.connect(self._on_rendered)
         self._last_tail_seconds = 0.0
+        self._tail_serial = 0
 
     # public API -----------------------------------------------------------
     def set_text(self, text: str) -> None:
@@ -225,6 +278,8 @@ class MarkdownBody(QWidget):
     def finish(self) -> None:
         """The text is complete: show all of it, the tail rendered as a finished block."""
         if not self._stream.closed:
+            while self._stream.backlog:
+                self._apply(self._stream.step(self._stream.backlog))
             self._apply(self._stream.close())
 
     def set_style(self, style: HtmlStyle) -> None:
@@ -291,9 +346,25 @@ class MarkdownBody(QWidget):
     def _apply(self, step: Step) -> None:
         if step.finished:
             slow = self._stream.tail_was_slow
-            for block in step.finished:
-                self._settle(block, background=slow or len(block) > SYNC_RENDER_LIMIT)
-            self._clear_tail()
+            touched: list[_Settled] = []
+            for index, block in enumerate(step.finished):
+                if (
+                    index == step.adopted
+                    and self._tail is not None
+                    and self._tail.isVisibleTo(self)
+                ):
+                    self._adopt_tail(block, step.adopted_append)
+                    continue
+                settled = self._settle(block, background=slow or len(block) > SYNC_RENDER_LIMIT)
+                if settled is not None and settled not in touched:
+                    touched.append(settled)
+            for settled in touched:  # one setHtml per segment, however many blocks closed
+                settled.show()
+            self._tail_codes = {}
+            if not (step.tail_source.strip() or step.tail_append):
+                self._clear_tail()
+            elif self._tail is not None and step.tail_mode is TailMode.APPEND:
+                self._tail.clear()  # a fresh tail: appended text starts from nothing
         if step.tail_mode is TailMode.RENDER:
             if step.tail_source.strip():
                 self._render_tail(step.tail_source)
@@ -306,14 +377,15 @@ class MarkdownBody(QWidget):
         if self._stream.truncated:
             self._show_notice()
 
-    def _new_segment(self) -> MarkdownSegment:
-        segment = MarkdownSegment(self)
+    def _new_segment(self, parent: QWidget | None = None) -> MarkdownSegment:
+        segment = MarkdownSegment(parent or self)
         segment.anchorClicked.connect(self._on_anchor)
         return segment
 
-    def _settle(self, block: str, *, background: bool) -> None:
+    def _settle(self, block: str, *, background: bool) -> _Settled | None:
+        """Add a finished block to the last settled segment (shown by the caller)."""
         if not block.strip():
-            return
+            return None
         prefix = f"b{next(self._serial)}."
         if background:
             html = plain_html(block)  # shown until the real rendering arrives
@@ -323,18 +395,50 @@ class MarkdownBody(QWidget):
             self._codes.update(rendered.codes)
         last = self._settled[-1] if self._settled else None
         if last is None or last.size + len(html) > SEGMENT_HTML_LIMIT:
-            last = _Settled(self._new_segment())
+            last = _Settled(self._new_segment(self._settled_box))
             self._settled.append(last)
-            # Settled segments go before the tail (which is always last).
-            self._layout.insertWidget(len(self._settled) - 1, last.browser)
+            self._settled_layout.addWidget(last.browser)
         last.blocks.append(html)
         last.size += len(html)
-        last.show()
         if background:
             job = next(self._serial)
             self._jobs[job] = (last, len(last.blocks) - 1, self._generation)
             future = _render_executor().submit(render_block, block, self._style, code_prefix=prefix)
             future.add_done_callback(partial(_deliver, self._bridge, job))
+        return last
+
+    def _adopt_tail(self, block: str, unshown: str) -> None:
+        """Keep the append-mode tail's display as the finished block's segment.
+
+        Building a huge block again would cost as much as showing it did (Qt
+        lays out ~0.5 us per character): a block too big for Markdown stays as
+        shown; a smaller one is rendered on the worker and swapped in.
+        """
+        tail = self._tail
+        assert tail is not None
+        self._append_to_tail(
+            _FENCE_END.sub("", unshown) if len(block) > MARKDOWN_LIMIT else unshown
+        )
+        self._tail = None
+        self._tail_serial += 1
+        self._settled_layout.addWidget(tail)  # reparented after the settled segments
+        settled = _Settled(tail)
+        settled.size = SEGMENT_HTML_LIMIT + 1  # nothing else joins it
+        self._settled.append(settled)
+        self._codes.update(self._tail_codes)
+        fence = lone_fence(sanitize_text(block)) if len(block) > MARKDOWN_LIMIT else None
+        if fence is not None:
+            for code_id in self._tail_codes:
+                self._codes[code_id] = fence[1].removesuffix("\n")
+        self._tail_codes = {}
+        if len(block) > MARKDOWN_LIMIT:
+            return
+        settled.blocks.append("")
+        prefix = f"b{next(self._serial)}."
+        job = next(self._serial)
+        self._jobs[job] = (settled, 0, self._generation)
+        future = _render_executor().submit(render_block, block, self._style, code_prefix=prefix)
+        future.add_done_callback(partial(_deliver, self._bridge, job))
 
     def _on_rendered(self, job: int, result: RenderedBlock | None) -> None:
         entry = self._jobs.pop(job, None)
@@ -363,7 +467,8 @@ class MarkdownBody(QWidget):
 
     def _render_tail(self, source: str, *, timed: bool = True) -> None:
         started = time.perf_counter()
-        rendered = render_block(source, self._style, code_prefix="t", streaming=True)
+        prefix = f"t{self._tail_serial}."
+        rendered = render_block(source, self._style, code_prefix=prefix, streaming=True)
         tail = self._tail_segment()
         tail.setHtml(rendered.html)
         tail.setVisible(True)
@@ -377,28 +482,9 @@ class MarkdownBody(QWidget):
         tail.setVisible(True)
         cursor = QTextCursor(tail.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
-        last = cursor.block()
-        if last.length() == 1 and last.previous().isValid():
-            # Qt ends an imported <pre> with an empty paragraph: continue the
-            # code (or paragraph) itself, not a new unformatted line.
-            cursor.deletePreviousChar()
-        for line in breakable(sanitize_text(text)).splitlines(keepends=True):
-            while line:
-                room = MAX_APPENDED_PARAGRAPH - cursor.block().length()
-                if len(line) <= room:
-                    cursor.insertText(line)
-                    break
-                # Too long for this paragraph: cut between words when possible.
-                space = line.rfind(" ", 0, max(room, 0))
-                if space >= 0:
-                    cursor.insertText(line[: space + 1])
-                    line = line[space + 1 :]
-                elif cursor.block().length() > MAX_APPENDED_PARAGRAPH // 2:
-                    pass  # start the word on a new paragraph
-                else:
-                    cursor.insertText(line[:room])  # one giant word: cut it
-                    line = line[room:]
-                cursor.insertBlock()
+        text = breakable(sanitize_text(text))
+        # One insertText for the whole delta (one layout pass), long lines cut.
+        cursor.insertText(chop_paragraphs(text, cursor.block().length() - 1))
 
     def _show_notice(self) -> None:
         if self._notice is None:

@@ -72,10 +72,10 @@ def announce(widget: QWidget, message: str) -> None:
 
 
 def _clip(text: str, limit: int) -> str:
-    text = sanitize_text(text)
+    """At most ``limit`` characters of ``text``, made safe (only those are scanned)."""
     if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+        return sanitize_text(text)
+    return f"{sanitize_text(text[:limit])}… ({len(text) - limit:,} more characters)"
 
 
 def _tool_button(parent: QWidget, name: str, text: str, tip: str, theme: Theme) -> QToolButton:

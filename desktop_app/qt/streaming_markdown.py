@@ -224,6 +224,10 @@ class Step:
     tail_source: str = ""
     tail_append: str = ""
     truncated: bool = False  # the display limit was reached (notice to show)
+    # Index in ``finished`` of the block the view has been showing as an
+    # append-mode tail: its display can be kept instead of built again.
+    adopted: int | None = None
+    adopted_append: str = ""  # its text not shown yet (append it, then keep the display)
 
 
 class StreamingMarkdown:
@@ -307,10 +311,16 @@ class StreamingMarkdown:
         step = Step(truncated=self.truncated and not self._pending)
         if not text:
             return step
-        # Split the new text at each cut so append-mode deltas stay per block.
+        was_appending = self._appending
+        shown_tail = self._splitter.tail_length() if was_appending else 0
         finished = self._splitter.feed(text)
         if finished:
             step.finished = finished
+            if was_appending:
+                # The old tail is finished[0]; the view shows all of it but
+                # what this step added, which it appends before keeping it.
+                step.adopted = 0
+                step.adopted_append = finished[0][shown_tail:]
             self._appending = False
             self._tail_slow = False
             step.tail_mode = TailMode.RENDER
@@ -356,16 +366,25 @@ class StreamingMarkdown:
         prefix = BlockSplitter()
         prefix.feed(tail[:cut])
         step.tail_source = prefix.render_source()
-        step.tail_append = tail[cut:]
+        # The rendering drops the prefix's last line break (a code block's or a
+        # paragraph's end): the appended rest starts on a line of its own.
+        step.tail_append = ("\n" if tail[cut - 1 : cut] == "\n" else "") + tail[cut:]
 
     def close(self) -> Step:
-        """End of the message: everything pending is consumed and the tail
-        becomes a finished block."""
+        """End of the message: the tail becomes a finished block.
+
+        Call it with no backlog (step until ``backlog`` is 0 first) so that an
+        append-mode tail is shown whole and can be kept as it is (``adopted``).
+        """
         step = self.step(budget=self._pending_len) if self._pending else Step()
+        was_appending = self._appending and not step.finished
         last = self._splitter.finish()
         self._closed = True
         if last:
             step.finished.append(last)
+            if was_appending:
+                step.adopted = len(step.finished) - 1
+                step.adopted_append = step.tail_append
         step.tail_mode = TailMode.RENDER
         step.tail_source = ""
         step.tail_append = ""

@@ -507,11 +507,28 @@ def test_a_20_mb_line_streams_without_freezing(view: ChatView, qtbot: QtBot) -> 
     assert DISPLAY_LIMIT <= len(shown.replace("\u200b", "").replace("\n", "")) <= DISPLAY_LIMIT
     notice = widget.findChild(type(widget._metrics), "truncationNotice")
     assert notice is not None
-    assert notice.isVisible()
+    assert notice.isVisibleTo(widget)
     assert "20,000,000" in notice.text()
     assert max(_paragraph_lengths(view, "a")) <= 4_100
     view.message_widget("a").copy_to_clipboard()  # type: ignore[union-attr]
     assert len(QGuiApplication.clipboard().text()) == 20_000_000
+
+
+def test_a_burst_that_ends_at_once_is_finished_over_several_frames(
+    view: ChatView, qtbot: QtBot
+) -> None:
+    stream_answer(view, qtbot)
+    burst = "word " * 60_000  # 300,000 characters arrive with the end of the stream
+    view.append_text("a", burst)
+    view.end_stream("a", MessageView("a", "assistant", burst, metrics_line="done"))
+    widget = view.message_widget("a")
+    assert widget is not None
+    assert widget.streaming  # not finished in one long call
+    assert widget.backlog > 0
+    qtbot.waitUntil(lambda: not widget.streaming, timeout=10_000)
+    qtbot.waitUntil(lambda: not widget.body.has_pending_renders, timeout=10_000)  # type: ignore[union-attr]
+    assert view.displayed_text("a").split() == burst.split()
+    assert widget._metrics.text() == "done"
 
 
 def test_a_100k_line_unclosed_fence_streams_without_freezing(view: ChatView, qtbot: QtBot) -> None:

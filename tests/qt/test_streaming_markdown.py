@@ -200,7 +200,8 @@ def test_a_huge_open_block_switches_to_appending() -> None:
     assert step.tail_source.startswith("```\nx = 1\n")
     assert step.tail_source.endswith("\n```")
     assert len(step.tail_source) <= 100 + 4
-    assert step.tail_source[4:-3] + step.tail_append == "x = 1\n" * 10 + "y = 2\n" * 20
+    assert step.tail_source[4:-3] + step.tail_append[1:] == "x = 1\n" * 10 + "y = 2\n" * 20
+    assert step.tail_append.startswith("\n")  # the rest starts on its own line
     stream.feed("z\n")
     step = stream.step()
     assert (step.tail_mode, step.tail_source, step.tail_append) == (TailMode.APPEND, "", "z\n")

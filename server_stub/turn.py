@@ -7,6 +7,7 @@ fault goes, and at what offset each frame is due. It renders no bytes itself (a 
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterator
@@ -204,12 +205,19 @@ def _answer_text(chat: ChatInput, scenario: Scenario, seed: int) -> str:
         return content.scenario_list_answer(scenarios.describe_all())
     if chat.tool_result is not None and scenario.tool_call:
         return content.tool_result_answer(*chat.tool_result)
+    return _content_text(scenario.content, chat.prompt, seed)
+
+
+@functools.lru_cache(maxsize=256)
+def _content_text(kind: str, prompt: str, seed: int) -> str:
+    # Cached: under load many requests share a prompt, and handing ``tokenize`` the same str
+    # object lets its cache skip re-hashing a 110 KB answer.
     maker = {
         "long": content.long_answer,
         "multilingual": content.multilingual_answer,
         "line_separators": content.line_separator_answer,
-    }.get(scenario.content, content.demo_answer)
-    return maker(chat.prompt, seed)
+    }.get(kind, content.demo_answer)
+    return maker(prompt, seed)
 
 
 def build_turn(

@@ -169,6 +169,11 @@ QT_DATA_DROPPED = ("qml", "translations", "metatypes", "libexec", "typesystems",
 
 QT_ROOT = PurePosixPath("PySide6", "Qt")
 
+# System libraries never bundled, even when the Python side links them: the compiler runtime is
+# part of every Linux base system, and a bundled older copy would be found first (PyInstaller puts
+# _internal/ on LD_LIBRARY_PATH) by the system's newer libstdc++ that Qt loads.
+NEVER_BUNDLED = ("libgcc_s.so", "libstdc++.so")
+
 SYSTEM_LIBRARY_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/")
 
 TocEntry = tuple[str, str, str]
@@ -253,6 +258,7 @@ def prune(
     python_roots = [e for e in roots if _parts(e[0])[0] not in ("PySide6", "shiboken6")]
 
     needed = _closure(roots, qt_libs, read_imports) | _closure(python_roots, sys_libs, read_imports)
+    needed = {name for name in needed if not name.startswith(NEVER_BUNDLED)}
     unwanted = (set(qt_libs) | set(sys_libs)) - needed
 
     def gone(entry: TocEntry) -> bool:

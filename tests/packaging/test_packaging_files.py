@@ -176,6 +176,7 @@ def test_prune_keeps_what_is_linked_and_drops_the_rest() -> None:
         ),
         ("libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3", "BINARY"),
         ("libX11.so.6", "/usr/lib/x86_64-linux-gnu/libX11.so.6", "BINARY"),
+        ("libgcc_s.so.1", "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1", "BINARY"),
     ]
     datas = [
         ("libQt6Quick.so.6", qt + "libQt6Quick.so.6", "SYMLINK"),
@@ -187,7 +188,7 @@ def test_prune_keeps_what_is_linked_and_drops_the_rest() -> None:
         "/w/libQt6Widgets.so.6": ["libQt6Core.so.6", "libX11.so.6"],
         "/w/libqtvirtualkeyboardplugin.so": ["libQt6Quick.so.6", "libQt6Qml.so.6"],
         "/w/libQt6Quick.so.6": ["libQt6Qml.so.6"],
-        "/w/_ssl.so": ["libssl.so.3"],
+        "/w/_ssl.so": ["libssl.so.3", "libgcc_s.so.1"],
     }
     kept, kept_datas, removed = policy.prune(
         binaries,
@@ -210,6 +211,7 @@ def test_prune_keeps_what_is_linked_and_drops_the_rest() -> None:
         "libQt6Qml.so.6",
         "libqtvirtualkeyboardplugin.so",
         "libX11.so.6",
+        "libgcc_s.so.1",  # the compiler runtime always comes from the OS
         "qt_de.qm",
     }
 

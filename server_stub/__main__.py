@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A mock OpenAI / Anthropic / generic SSE server with scripted faults.",
         epilog="Per request: headers X-Stub-Scenario, X-Stub-Tokens-Per-Second, "
         "X-Stub-First-Token-Delay, X-Stub-Keepalive-Interval, X-Stub-Stall-Seconds; a model "
-        "named stub-NAME; or a message starting '/scenario NAME'.",
+        "named stub-NAME; or a message starting '/scenario NAME'. Pacing precedence: header > "
+        "the scenario's own pace (e.g. slow_first_token's 8 s) > these options.",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")

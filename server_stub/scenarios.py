@@ -130,7 +130,7 @@ _ALL = (
     Scenario(
         "wrong_content_type",
         "A normal answer labelled Content-Type: text/plain instead of text/event-stream "
-        "(or application/json).",
+        "(non-streamed: instead of application/json).",
         content_type="text/plain; charset=utf-8",
     ),
     Scenario(

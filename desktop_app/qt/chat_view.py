@@ -14,20 +14,17 @@ error means (the shell passes sentences in ``MessageView``).
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import shiboken6
-from PySide6.QtCore import QPoint, QRect, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCursor, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QPushButton,
     QScrollArea,
-    QToolButton,
     QToolTip,
     QVBoxLayout,
     QWidget,
@@ -35,16 +32,19 @@ from PySide6.QtWidgets import (
 
 from desktop_app.qt.markdown_body import MarkdownBody, MarkdownSegment, warm_up_in_background
 from desktop_app.qt.message_widget import MessageView, MessageWidget
+from desktop_app.qt.scroll_follower import (
+    FOLLOW_SLOP,
+    NEAR_TOP_MARGIN,
+    FollowedColumn,
+    JumpToLatestButton,
+    ScrollFollower,
+)
 from desktop_app.qt.theme import Theme, ThemeMode, chat_stylesheet, theme_for, themed_icon
 
 __all__ = ["ChatView", "MessageView"]
 
 # Messages given widgets at a time (the newest page first, then older pages).
 PAGE_SIZE = 25
-# Within this many pixels of the bottom counts as "at the bottom".
-FOLLOW_SLOP = 8
-# Load the previous page when the view is this close to the top.
-LOAD_EARLIER_MARGIN = 400
 # Flush interval bounds (ms): one frame at least, and at most a lag users notice.
 MIN_FRAME_MS = 16
 MAX_FRAME_MS = 66
@@ -54,18 +54,6 @@ FLUSH_BUDGET = 16_000
 # A stream that ends with more than this still queued is finished over the
 # next frames rather than in one long call.
 END_SYNC_BACKLOG = 64_000
-
-
-class _NotifyingLayout(QVBoxLayout):
-    """A column that tells the view whenever it has placed its widgets."""
-
-    def __init__(self, parent: QWidget, placed: Callable[[], None]) -> None:
-        super().__init__(parent)
-        self._placed = placed
-
-    def setGeometry(self, rect: QRect) -> None:
-        super().setGeometry(rect)
-        self._placed()
 
 
 class ChatView(QWidget):
@@ -89,9 +77,6 @@ class ChatView(QWidget):
         self._widgets: dict[str, MessageWidget] = {}
         self._first_loaded = 0
         self._streaming: set[str] = set()
-        self._following = True
-        self._programmatic = 0
-        self._anchor: list[tuple[QWidget, int]] = []  # finest first
         self._frame_ms = MIN_FRAME_MS
         self._loading_scheduled = False
         self._font_points: float | None = None
@@ -106,9 +91,17 @@ class ChatView(QWidget):
         self._scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._scroll.setAccessibleName("Conversation")
         outer.addWidget(self._scroll)
+        self._jump = JumpToLatestButton(self)
+        self._jump.clicked.connect(self.jump_to_latest)
+        self._follower = ScrollFollower(
+            self._scroll, lambda: self._loaded, fine=(MarkdownSegment, MarkdownBody, QLabel)
+        )
+        self._follower.followingChanged.connect(self.followingChanged)
+        self._follower.positionChanged.connect(self._update_jump_button)
+        self._follower.nearTop.connect(self._on_near_top)
         self._container = QWidget()
         self._container.setObjectName("chatContainer")
-        self._column = _NotifyingLayout(self._container, self._on_placed)
+        self._column = FollowedColumn(self._container, lambda: self._follower.placed())
         self._column.setContentsMargins(0, 8, 0, 8)
         self._column.setSpacing(4)
         self._load_earlier = QPushButton("Show earlier messages", self._container)
@@ -121,19 +114,6 @@ class ChatView(QWidget):
         self._column.addStretch(1)
         self._scroll.setWidget(self._container)
 
-        bar = self._scroll.verticalScrollBar()
-        bar.valueChanged.connect(self._on_scrolled)
-        bar.rangeChanged.connect(self._on_range_changed)
-
-        self._jump = QToolButton(self)
-        self._jump.setObjectName("jumpToLatest")
-        self._jump.setText("Jump to latest")
-        self._jump.setAccessibleName("Jump to latest")
-        self._jump.setToolTip("Scroll to the newest text and follow it (Ctrl+End)")
-        self._jump.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self._jump.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self._jump.clicked.connect(self.jump_to_latest)
-        self._jump.setVisible(False)
         shortcut = QShortcut(QKeySequence("Ctrl+End"), self)
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         shortcut.activated.connect(self.jump_to_latest)
@@ -162,8 +142,8 @@ class ChatView(QWidget):
             if widget.streaming:
                 self._streaming.add(widget.message_id)
         self._after_structure_change()
-        self._set_following(True)
-        self._scroll_to_bottom()
+        self._follower.set_following(True)
+        self._follower.scroll_to_bottom()
 
     def append_message(self, message: MessageView) -> None:
         view = dataclasses.replace(message)
@@ -299,12 +279,12 @@ class ChatView(QWidget):
 
     @property
     def following(self) -> bool:
-        return self._following
+        return self._follower.following
 
     @Slot()
     def jump_to_latest(self) -> None:
-        self._set_following(True)
-        self._scroll_to_bottom()
+        self._follower.set_following(True)
+        self._follower.scroll_to_bottom()
 
     def flush(self) -> None:
         """Show all queued streamed text now (tests, self-test, before a switch)."""
@@ -346,8 +326,7 @@ class ChatView(QWidget):
         if self._first_loaded == 0:
             return
         start = max(0, self._first_loaded - PAGE_SIZE)
-        if not self._following and not self._anchor:
-            self._capture_anchor()
+        self._follower.keep_still()
         widgets = [self._make_widget(v) for v in self._views[start : self._first_loaded]]
         for offset, widget in enumerate(widgets):
             self._column.insertWidget(1 + offset, widget)
@@ -376,7 +355,7 @@ class ChatView(QWidget):
         self._flush_timer.stop()
         self._tick_timer.stop()
         self._streaming.clear()
-        self._anchor = []
+        self._follower.forget()
         for widget in self._loaded:
             self._column.removeWidget(widget)
             widget.deleteLater()
@@ -436,113 +415,27 @@ class ChatView(QWidget):
                 widget.tick()
 
     # ------------------------------------------------------------------ scrolling
-    def _set_following(self, following: bool) -> None:
-        if following:
-            self._anchor = []
-        if following != self._following:
-            self._following = following
-            self.followingChanged.emit(following)
-        self._update_jump_button()
-
-    def _set_scroll(self, value: int) -> None:
-        bar = self._scroll.verticalScrollBar()
-        if bar.value() == value:
-            return
-        self._programmatic += 1
-        try:
-            bar.setValue(value)
-        finally:
-            self._programmatic -= 1
-
-    def _scroll_to_bottom(self) -> None:
-        self._set_scroll(self._scroll.verticalScrollBar().maximum())
-
-    def _on_scrolled(self, value: int) -> None:
-        bar = self._scroll.verticalScrollBar()
-        if not self._programmatic:
-            at_bottom = bar.maximum() - value <= FOLLOW_SLOP
-            self._set_following(at_bottom)
-            if not at_bottom:
-                self._capture_anchor()
-        if value < LOAD_EARLIER_MARGIN and self._first_loaded > 0 and not self._loading_scheduled:
+    def _on_near_top(self) -> None:
+        if self._first_loaded > 0 and not self._loading_scheduled:
             self._loading_scheduled = True
             QTimer.singleShot(0, self._load_earlier_if_near_top)
 
     def _load_earlier_if_near_top(self) -> None:
         self._loading_scheduled = False
-        self._font_points: float | None = None
-        self._closing: dict[str, MessageView] = {}  # ended, backlog still being shown
-        if self._scroll.verticalScrollBar().value() < LOAD_EARLIER_MARGIN:
+        if self._scroll.verticalScrollBar().value() < NEAR_TOP_MARGIN:
             self.load_earlier()
 
-    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
-        if self._following:
-            self._set_scroll(maximum)
-        else:
-            self._restore_anchor()
-        self._update_jump_button()
-
-    def _on_placed(self) -> None:
-        if not self._following:
-            self._restore_anchor()
-
-    def _capture_anchor(self) -> None:
-        """Remember what is at the top of the viewport, finest widget first."""
-        top = self._scroll.verticalScrollBar().value()
-        widget = self._message_at(top)
-        if widget is None:
-            self._anchor = []
-            return
-        chain: list[tuple[QWidget, int]] = []
-        probe = self._container.childAt(QPoint(widget.x() + widget.width() // 2, top))
-        while probe is not None and probe is not widget:
-            if isinstance(probe, MarkdownSegment | MarkdownBody | QLabel):
-                chain.append((probe, self._y_of(probe) - top))
-            probe = probe.parentWidget()
-        chain.append((widget, widget.y() - top))
-        self._anchor = chain
-
-    def _message_at(self, y: int) -> MessageWidget | None:
-        if not self._loaded:
-            return None
-        tops = [w.y() for w in self._loaded]
-        index = max(0, bisect.bisect_right(tops, y) - 1)
-        return self._loaded[index]
-
-    def _y_of(self, widget: QWidget) -> int:
-        return widget.mapTo(self._container, QPoint(0, 0)).y()
-
-    def _restore_anchor(self) -> None:
-        for widget, offset in self._anchor:
-            if (
-                shiboken6.isValid(widget)
-                and widget.isVisibleTo(self._container)
-                and self._container.isAncestorOf(widget)
-            ):
-                self._set_scroll(self._y_of(widget) - offset)
-                return
-
     def _update_jump_button(self) -> None:
-        bar = self._scroll.verticalScrollBar()
-        show = not self._following and bar.maximum() - bar.value() > FOLLOW_SLOP
+        follower = self._follower
+        show = not follower.following and follower.distance_from_bottom > FOLLOW_SLOP
         if show != self._jump.isVisible():
             self._jump.setVisible(show)
             if show:
-                self._place_jump_button()
-                self._jump.raise_()
-
-    def _place_jump_button(self) -> None:
-        hint = self._jump.sizeHint()
-        self._jump.setGeometry(
-            (self.width() - hint.width()) // 2,
-            self.height() - hint.height() - 16,
-            hint.width(),
-            hint.height(),
-        )
+                self._jump.place()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._place_jump_button()
+        self._jump.place()
         width = self._scroll.viewport().width()
         for widget in self._loaded:
             widget.set_available_width(width)

@@ -1,8 +1,8 @@
 """Markdown -> HTML that Qt's rich-text engine can show, safely.
 
 Owns: turning untrusted model output (Markdown) into the subset of HTML that
-``QTextDocument`` understands, with Pygments highlighting for code, and the
-text hygiene every displayed string needs (``sanitize_text``).
+``QTextDocument`` understands (code colours come from ``code_highlight``, the
+character hygiene from ``text_hygiene``; both are re-exported here).
 
 Safety rules (model output is untrusted, research/ecosystem.md section 6):
 - raw HTML in the source is escaped, never passed through (markdown-it
@@ -24,15 +24,50 @@ import functools
 import html
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_by_name
-from pygments.styles import get_style_by_name
-from pygments.token import _TokenType
-from pygments.util import ClassNotFound
+
+from desktop_app.qt.code_highlight import (
+    HIGHLIGHT_CHAR_LIMIT,
+    HIGHLIGHT_CHUNK_LINES,
+    HIGHLIGHT_LINE_LIMIT,
+    highlight,
+)
+from desktop_app.qt.text_hygiene import (
+    LONG_RUN,
+    PLAIN_LINE_LIMIT,
+    breakable,
+    chop_lines,
+    escape,
+    is_safe_url,
+    sanitize_text,
+)
+
+# Re-exported: callers see one module for "make text displayable".
+__all__ = [
+    "COPY_CODE_SCHEME",
+    "HIGHLIGHT_CHAR_LIMIT",
+    "HIGHLIGHT_CHUNK_LINES",
+    "HIGHLIGHT_LINE_LIMIT",
+    "LONG_RUN",
+    "MARKDOWN_LIMIT",
+    "MAX_PARSE_NESTING",
+    "MAX_SHOWN_NESTING",
+    "PLAIN_LINE_LIMIT",
+    "HtmlStyle",
+    "RenderedBlock",
+    "breakable",
+    "code_block_html",
+    "escape",
+    "is_safe_url",
+    "lone_fence",
+    "plain_html",
+    "render_block",
+    "render_markdown",
+    "sanitize_text",
+    "warm_up",
+]
 
 # markdown-it's own nesting guard: content nested deeper than this is dropped
 # by the parser, so a block that reaches it is shown as plain text instead.
@@ -42,18 +77,7 @@ MAX_SHOWN_NESTING = 12
 # Blocks longer than this are shown as plain text: markdown-it's worst cases
 # cost ~20 us per character (research: "[" * n), Qt's layout more.
 MARKDOWN_LIMIT = 200_000
-# Code longer than this is shown without colours (Pygments ~1 us per char).
-HIGHLIGHT_CHAR_LIMIT = 100_000
-HIGHLIGHT_LINE_LIMIT = 3_000
-# Streaming code is highlighted in chunks of this many lines, each cached, so
-# a growing code block costs only its newest chunk per flush.
-HIGHLIGHT_CHUNK_LINES = 40
-# Qt lays a word with no break opportunity out in quadratic time: give runs of
-# non-space characters longer than this a zero-width space every so often.
-LONG_RUN = 400
-_ZWSP = "\u200b"
 
-SAFE_SCHEMES = ("http", "https")
 COPY_CODE_SCHEME = "copy-code"
 
 
@@ -80,146 +104,7 @@ class RenderedBlock:
     codes: dict[str, str] = field(default_factory=dict)  # copy-code id -> raw code
 
 
-# ------------------------------------------------------------------ hygiene
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-_LONG_RUN = re.compile(rf"\S{{{LONG_RUN},}}")
-
-
-def _control_picture(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code < 0x20:
-        return chr(0x2400 + code)  # U+2400 CONTROL PICTURES: NUL -> "␀", ESC -> "␛"
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return "\ufffd"  # C1 controls have no pictures
-
-
-def sanitize_text(text: str) -> str:
-    """Make untrusted text safe to show: visible controls, visible bidi overrides.
-
-    Line ends are normalised to ``\\n``; tabs and newlines are kept. Lone
-    surrogates (possible from JSON ``"\\ud800"``) become U+FFFD so Qt never
-    sees invalid UTF-16. Bidi embedding/override/isolate characters would let
-    a model reorder what the user reads (Trojan Source, CVE-2021-42574), so
-    they are replaced by a visible marker such as ``‹U+202E›``.
-    """
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub(_control_picture, text)
-    text = _BIDI.sub(lambda m: f"‹U+{ord(m.group()):04X}›", text)
-    return _SURROGATE.sub("\ufffd", text)
-
-
-def breakable(text: str) -> str:
-    """Add zero-width spaces inside very long unbroken runs (display only)."""
-    if len(text) < LONG_RUN:
-        return text
-
-    def split(match: re.Match[str]) -> str:
-        run = match.group()
-        step = LONG_RUN // 2
-        return _ZWSP.join(run[i : i + step] for i in range(0, len(run), step))
-
-    return _LONG_RUN.sub(split, text)
-
-
-def escape(text: str) -> str:
-    """Escape text for Qt HTML (after making long runs breakable)."""
-    return html.escape(breakable(text), quote=False)
-
-
-def is_safe_url(url: str) -> bool:
-    """True for absolute http(s) URLs, the only ones we ever make clickable."""
-    scheme, sep, rest = url.partition(":")
-    return bool(sep) and scheme.strip().lower() in SAFE_SCHEMES and rest.startswith("//")
-
-
-# ------------------------------------------------------------------ highlighting
-
-
-# (style name, Pygments token type) -> inline CSS; filled lazily.
-_CSS_CACHE: dict[tuple[str, _TokenType], str] = {}
-
-
-def _token_css(style_name: str, ttype: _TokenType) -> str:
-    css = _CSS_CACHE.get((style_name, ttype))
-    if css is None:
-        style = get_style_by_name(style_name)
-        spec = style.style_for_token(ttype)
-        parts = []
-        if spec["color"]:
-            parts.append(f"color:#{spec['color']}")
-        if spec["bold"]:
-            parts.append("font-weight:bold")
-        if spec["italic"]:
-            parts.append("font-style:italic")
-        css = ";".join(parts)
-        _CSS_CACHE[(style_name, ttype)] = css
-    return css
-
-
-@functools.lru_cache(maxsize=64)
-def _lexer(language: str) -> Lexer | None:
-    name = language.strip().lower()
-    if not name or len(name) > 40:
-        return None
-    try:
-        return get_lexer_by_name(name, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        return None
-
-
-def _format_tokens(tokens: Any, style_name: str) -> str:
-    out: list[str] = []
-    pending_css = ""
-    pending: list[str] = []
-    for ttype, value in tokens:
-        css = _token_css(style_name, ttype)
-        if css != pending_css and pending:
-            out.append(_span(pending_css, "".join(pending)))
-            pending = []
-        pending_css = css
-        pending.append(value)
-    if pending:
-        out.append(_span(pending_css, "".join(pending)))
-    return "".join(out)
-
-
-def _span(css: str, text: str) -> str:
-    escaped = escape(text)
-    return f'<span style="{css}">{escaped}</span>' if css else escaped
-
-
-@functools.lru_cache(maxsize=512)
-def _highlight_chunk(code: str, language: str, style_name: str) -> str:
-    lexer = _lexer(language)
-    if lexer is None:
-        return escape(code)
-    return _format_tokens(lexer.get_tokens(code), style_name)
-
-
-def highlight(code: str, language: str, style_name: str, *, chunked: bool = False) -> str:
-    """Code -> coloured HTML spans (no wrapper). Plain escaped text when too big
-    or the language is unknown. ``chunked`` highlights per ``HIGHLIGHT_CHUNK_LINES``
-    lines with a cache, for code that is still growing (colours may be off where
-    a string spans a chunk edge until the block closes and is highlighted whole)."""
-    if (
-        len(code) > HIGHLIGHT_CHAR_LIMIT
-        or code.count("\n") > HIGHLIGHT_LINE_LIMIT
-        or _lexer(language) is None
-    ):
-        return escape(_chop_lines(code))
-    if not chunked:
-        return _highlight_chunk(code, language, style_name)
-    lines = code.splitlines(keepends=True)
-    parts = []
-    for start in range(0, len(lines), HIGHLIGHT_CHUNK_LINES):
-        chunk = "".join(lines[start : start + HIGHLIGHT_CHUNK_LINES])
-        parts.append(_highlight_chunk(chunk, language, style_name))
-    return "".join(parts)
+# ------------------------------------------------------------------ code
 
 
 def code_block_html(
@@ -456,28 +341,11 @@ class _HtmlWriter:
         return label
 
 
-# Qt relayouts a whole paragraph when anything in it changes: plain text shows
-# its lines cut to at most this many characters (display only).
-PLAIN_LINE_LIMIT = 4_000
-
-
-def _chop_lines(text: str) -> str:
-    if len(text) <= PLAIN_LINE_LIMIT:
-        return text
-    out = []
-    for line in text.split("\n"):
-        while len(line) > PLAIN_LINE_LIMIT:
-            out.append(line[:PLAIN_LINE_LIMIT])
-            line = line[PLAIN_LINE_LIMIT:]
-        out.append(line)
-    return "\n".join(out)
-
-
 def plain_html(text: str) -> str:
     """Text shown as is (wrapped, proportional font): for blocks too big for Markdown."""
     return (
         f'<pre style="{_BLOCK};white-space:pre-wrap;font-family:inherit">'
-        f"{escape(_chop_lines(sanitize_text(text)))}</pre>"
+        f"{escape(chop_lines(sanitize_text(text)))}</pre>"
     )
 
 

@@ -24,27 +24,12 @@ Must not: parse Markdown itself (markdown.py), decide block cuts
 from __future__ import annotations
 
 import itertools
-import logging
-import math
 import re
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
 
-import shiboken6
-from PySide6.QtCore import QObject, QPointF, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor, QWheelEvent
-from PySide6.QtWidgets import (
-    QAbstractScrollArea,
-    QApplication,
-    QFrame,
-    QLabel,
-    QSizePolicy,
-    QTextBrowser,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop_app.qt.markdown import (
     COPY_CODE_SCHEME,
@@ -57,11 +42,23 @@ from desktop_app.qt.markdown import (
     plain_html,
     render_block,
     sanitize_text,
-    warm_up,
+)
+from desktop_app.qt.markdown_segment import MarkdownSegment, chop_paragraphs
+from desktop_app.qt.render_worker import (
+    RenderBridge,
+    shutdown_render_worker,
+    submit,
+    warm_up_in_background,
 )
 from desktop_app.qt.streaming_markdown import Step, StreamingMarkdown, TailMode
 
-log = logging.getLogger(__name__)
+# Re-exported for callers that knew them here.
+__all__ = [
+    "MarkdownBody",
+    "MarkdownSegment",
+    "shutdown_render_worker",
+    "warm_up_in_background",
+]
 
 # Finished blocks longer than this are rendered on the worker thread.
 SYNC_RENDER_LIMIT = 16_000
@@ -71,135 +68,7 @@ SYNC_RENDER_LIMIT = 16_000
 SEGMENT_HTML_LIMIT = 8_000
 # Re-rendering the tail slower than this switches it to plain appends.
 SLOW_TAIL_SECONDS = 0.025
-# Qt relayouts a whole paragraph when it changes and lays out unbroken text
-# in quadratic time: appended plain text is cut into paragraphs this long.
-MAX_APPENDED_PARAGRAPH = 4_000
-
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _render_executor() -> ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="markdown")
-        return _executor
-
-
-_warmed = False
-
-
-def warm_up_in_background() -> None:
-    """Compile the parser and common lexers on the worker thread, once per process."""
-    global _warmed
-    if not _warmed:
-        _warmed = True
-        _render_executor().submit(warm_up)
-
-
-class _RenderBridge(QObject):
-    """Carries worker-thread results back to the GUI thread (queued signal)."""
-
-    rendered = Signal(int, object)
-
-
-def _deliver(bridge: _RenderBridge, job: int, future: Future[RenderedBlock]) -> None:
-    if future.cancelled():
-        return
-    try:
-        result: RenderedBlock | None = future.result()
-    except Exception:  # a renderer bug must not kill the worker; show plain text
-        log.exception("rendering a large block failed")
-        result = None
-    try:
-        if shiboken6.isValid(bridge):
-            bridge.rendered.emit(job, result)
-    except RuntimeError:  # the message was closed meanwhile
-        pass
-
-
 _FENCE_END = re.compile(r"\n? {0,3}(?:`{3,}|~{3,})[ \t]*\n*\Z")
-
-
-def chop_paragraphs(text: str, current: int, limit: int = MAX_APPENDED_PARAGRAPH) -> str:
-    """``text`` with newlines added so no line (the first continuing one of
-    ``current`` characters) exceeds ``limit``; cuts between words if it can."""
-    out: list[str] = []
-    lines = text.split("\n")
-    for number, line in enumerate(lines):
-        while current + len(line) > limit:
-            room = limit - current
-            space = line.rfind(" ", 0, room) if room > 0 else -1
-            if space >= 0:
-                out.append(line[: space + 1])
-                line = line[space + 1 :]
-            elif current <= limit // 2:
-                out.append(line[:room])  # one giant word: cut it
-                line = line[room:]
-            out.append("\n")  # (else: the word starts on a new paragraph)
-            current = 0
-        out.append(line)
-        current += len(line)
-        if number < len(lines) - 1:
-            out.append("\n")
-            current = 0
-    return "".join(out)
-
-
-class MarkdownSegment(QTextBrowser):
-    """A read-only rich-text box as tall as its content, with safe link handling."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setOpenLinks(False)
-        self.setOpenExternalLinks(False)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setVerticalScrollBarPolicy(self.verticalScrollBarPolicy().ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(self.horizontalScrollBarPolicy().ScrollBarAlwaysOff)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.viewport().setAutoFillBackground(False)
-        document = self.document()
-        document.setDocumentMargin(0)
-        document.setUndoRedoEnabled(False)  # appends would otherwise pile up undo steps
-        document.documentLayout().documentSizeChanged.connect(self._fit)
-        self.highlighted.connect(self._show_target)
-        self.setFixedHeight(0)
-
-    def _fit(self) -> None:
-        height = math.ceil(self.document().size().height())
-        if height != self.height():
-            self.setFixedHeight(height)
-
-    def _show_target(self, url: QUrl) -> None:
-        # Show where a link goes before it is clicked.
-        text = url.toString()
-        self.setToolTip("" if text.startswith(COPY_CODE_SCHEME) else text[:500])
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        # This box never scrolls itself: hand the wheel to the chat's scroll area
-        # (explicitly: Qt does not propagate synthesized wheel events), and never
-        # zoom on Ctrl+wheel.
-        outer = self.parentWidget()
-        while outer is not None and not isinstance(outer, QAbstractScrollArea):
-            outer = outer.parentWidget()
-        if outer is None:
-            event.ignore()
-            return
-        target = outer.viewport()
-        position = QPointF(target.mapFromGlobal(event.globalPosition().toPoint()))
-        forwarded = QWheelEvent(
-            position,
-            event.globalPosition(),
-            event.pixelDelta(),
-            event.angleDelta(),
-            event.buttons(),
-            Qt.KeyboardModifier.NoModifier,
-            event.phase(),
-            event.inverted(),
-        )
-        QApplication.sendEvent(target, forwarded)
-        event.accept()
 
 
 class _Settled:
@@ -247,7 +116,7 @@ class MarkdownBody(QWidget):
         self._serial = itertools.count()
         self._generation = 0
         self._jobs: dict[int, tuple[_Settled, int, int]] = {}  # job -> segment, index, gen
-        self._bridge = _RenderBridge(self)
+        self._bridge = RenderBridge(self)
         self._bridge.rendered.connect(self._on_rendered)
         self._last_tail_seconds = 0.0
         self._tail_serial = 0
@@ -403,8 +272,7 @@ class MarkdownBody(QWidget):
         if background:
             job = next(self._serial)
             self._jobs[job] = (last, len(last.blocks) - 1, self._generation)
-            future = _render_executor().submit(render_block, block, self._style, code_prefix=prefix)
-            future.add_done_callback(partial(_deliver, self._bridge, job))
+            submit(self._bridge, job, render_block, block, self._style, code_prefix=prefix)
         return last
 
     def _adopt_tail(self, block: str, unshown: str) -> None:
@@ -437,8 +305,7 @@ class MarkdownBody(QWidget):
         prefix = f"b{next(self._serial)}."
         job = next(self._serial)
         self._jobs[job] = (settled, 0, self._generation)
-        future = _render_executor().submit(render_block, block, self._style, code_prefix=prefix)
-        future.add_done_callback(partial(_deliver, self._bridge, job))
+        submit(self._bridge, job, render_block, block, self._style, code_prefix=prefix)
 
     def _on_rendered(self, job: int, result: RenderedBlock | None) -> None:
         entry = self._jobs.pop(job, None)

@@ -14,11 +14,9 @@ a stream is run (the shell's stream controller).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Literal
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QAccessible, QAccessibleEvent, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -30,52 +28,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.qt.markdown import sanitize_text
+from desktop_app.qt.answer_notice import NOTICE_STATUSES, AnswerNotice
 from desktop_app.qt.markdown_body import MarkdownBody
+from desktop_app.qt.message_view import STATUSES, MessageView, Role, announce, clip
+from desktop_app.qt.reasoning_section import ReasoningSection
+from desktop_app.qt.text_hygiene import sanitize_text
 from desktop_app.qt.theme import Theme, themed_icon
 
-Role = Literal["user", "assistant"]
-STATUSES = ("complete", "streaming", "interrupted", "error", "cancelled")
+__all__ = ["STATUSES", "MessageView", "MessageWidget", "Role", "announce"]
+
 # User text is shown as typed; beyond this many characters only the start is shown.
 USER_DISPLAY_LIMIT = 20_000
-_ERROR_DISPLAY_LIMIT = 2_000
 _DOTS = ("   ", ".  ", ".. ", "...")
-
-
-@dataclass(slots=True)
-class MessageView:
-    """What the chat shows for one message (the shell builds these from storage)."""
-
-    id: str
-    role: Role
-    text: str
-    reasoning: str = ""
-    status: str = "complete"  # complete | streaming | interrupted | error | cancelled
-    error: str = ""
-    error_hint: str = ""
-    metrics_line: str = ""  # e.g. "0.4 s to first token · 52 tok/s · 812 tokens · complete"
-
-
-def announce(widget: QWidget, message: str) -> None:
-    """Tell assistive technology that ``message`` happened (best effort)."""
-    widget.setAccessibleDescription(message)
-    try:
-        from PySide6.QtGui import QAccessibleAnnouncementEvent  # Qt >= 6.8
-    except ImportError:  # pragma: no cover - older Qt
-        QAccessible.updateAccessibility(
-            QAccessibleEvent(widget, QAccessible.Event.DescriptionChanged)
-        )
-        return
-    event = QAccessibleAnnouncementEvent(widget, message)
-    event.setPoliteness(QAccessible.AnnouncementPoliteness.Polite)
-    QAccessible.updateAccessibility(event)
-
-
-def _clip(text: str, limit: int) -> str:
-    """At most ``limit`` characters of ``text``, made safe (only those are scanned)."""
-    if len(text) <= limit:
-        return sanitize_text(text)
-    return f"{sanitize_text(text[:limit])}… ({len(text) - limit:,} more characters)"
 
 
 def _tool_button(parent: QWidget, name: str, text: str, tip: str, theme: Theme) -> QToolButton:
@@ -111,11 +75,8 @@ class MessageWidget(QFrame):
         self._available_width = 0
         self._status_text = ""
         self._dots = 0
-        self._reasoning_body: MarkdownBody | None = None
-        self._reasoning_toggle: QToolButton | None = None
-        self._box: QFrame | None = None
-        self._box_label: QLabel | None = None
-        self._box_button: QPushButton | None = None
+        self._reasoning: ReasoningSection | None = None
+        self._box: AnswerNotice | None = None
         self.setObjectName("message")
 
         outer = QHBoxLayout(self)
@@ -212,7 +173,7 @@ class MessageWidget(QFrame):
 
     @property
     def reasoning_body(self) -> MarkdownBody | None:
-        return self._reasoning_body
+        return self._reasoning.body if self._reasoning is not None else None
 
     @property
     def streaming(self) -> bool:
@@ -230,8 +191,8 @@ class MessageWidget(QFrame):
         return self._view.text
 
     def raw_reasoning(self) -> str:
-        if self._reasoning_body is not None:
-            return self._reasoning_body.raw_text()
+        if self._reasoning is not None:
+            return self._reasoning.body.raw_text()
         return self._view.reasoning
 
     def set_is_last(self, is_last: bool) -> None:
@@ -283,18 +244,19 @@ class MessageWidget(QFrame):
             self._view.text += text
 
     def append_reasoning(self, text: str) -> None:
-        body = self._ensure_reasoning()
-        if not body.streaming:
-            body.begin(body.raw_text())
-        body.append(text)
-        if self._reasoning_toggle is not None and not self._reasoning_toggle.isChecked():
-            self._reasoning_toggle.setChecked(True)  # open while it streams
+        section = self._ensure_reasoning()
+        if not section.body.streaming:
+            section.body.begin(section.body.raw_text())
+        section.body.append(text)
+        section.setVisible(True)
+        section.set_open(True)  # open while it streams
 
     def flush(self, budget: int | None = None) -> bool:
         """Show queued text; True if some is still queued (over budget)."""
         more = False
-        if self._reasoning_body is not None and self._reasoning_body.backlog:
-            more = self._reasoning_body.flush(budget)
+        reasoning = self.reasoning_body
+        if reasoning is not None and reasoning.backlog:
+            more = reasoning.flush(budget)
         if self._body is not None and self._body.backlog:
             more = self._body.flush(budget) or more
         return more
@@ -302,8 +264,8 @@ class MessageWidget(QFrame):
     @property
     def backlog(self) -> int:
         total = self._body.backlog if self._body is not None else 0
-        if self._reasoning_body is not None:
-            total += self._reasoning_body.backlog
+        if self._reasoning is not None:
+            total += self._reasoning.body.backlog
         return total
 
     def set_status_line(self, text: str) -> None:
@@ -320,10 +282,9 @@ class MessageWidget(QFrame):
         self._view = dataclasses.replace(view, text=self.raw_text())
         if self._body is not None:
             self._body.finish()
-        if self._reasoning_body is not None:
-            self._reasoning_body.finish()
-            if self._reasoning_toggle is not None:
-                self._reasoning_toggle.setChecked(False)
+        if self._reasoning is not None:
+            self._reasoning.body.finish()
+            self._reasoning.set_open(False)  # collapsed once the answer is done
         if view.text != self._view.text and view.text:
             # The shell's final text differs from what streamed (e.g. a retry):
             # the shell is the authority.
@@ -336,19 +297,19 @@ class MessageWidget(QFrame):
     def _announcement(self) -> str:
         status = self._view.status
         if status == "error":
-            return f"Answer failed: {_clip(self._view.error, 200)}"
+            return f"Answer failed: {clip(self._view.error, 200)}"
         if status == "interrupted":
             return "Answer interrupted."
         if status == "cancelled":
             return "Answer stopped."
-        return "Answer finished. " + _clip(self.raw_text(), 300)
+        return "Answer finished. " + clip(self.raw_text(), 300)
 
     def set_theme(self, theme: Theme) -> None:
         self._theme = theme
-        style = theme.html_style()
-        for body in (self._body, self._reasoning_body):
-            if body is not None:
-                body.set_style(style)
+        if self._body is not None:
+            self._body.set_style(theme.html_style())
+        if self._reasoning is not None:
+            self._reasoning.set_theme(theme)
         for button in self.findChildren(QToolButton):
             name = button.property("iconName")
             if isinstance(name, str):
@@ -364,7 +325,7 @@ class MessageWidget(QFrame):
     ) -> None:
         if text_changed:
             if self._user_label is not None:
-                self._user_label.setText(_clip(view.text, USER_DISPLAY_LIMIT))
+                self._user_label.setText(clip(view.text, USER_DISPLAY_LIMIT))
                 self._fit_user_label()
             elif self._body is not None:
                 if view.status == "streaming":
@@ -372,16 +333,13 @@ class MessageWidget(QFrame):
                     self._body.flush()
                 else:
                     self._body.set_text(view.text)
-        if view.reasoning or self._reasoning_body is not None:
-            body = self._ensure_reasoning()
+        if view.reasoning or self._reasoning is not None:
+            section = self._ensure_reasoning()
+            body = section.body
             rerender = reasoning_changed or (text_changed and view.status != "streaming")
             if rerender and (view.reasoning != body.raw_text() or body.streaming):
                 body.set_text(view.reasoning)
-            shown = bool(view.reasoning) or body.streaming
-            toggle = self._reasoning_toggle
-            assert toggle is not None
-            toggle.setVisible(shown)
-            body.setVisible(shown and toggle.isChecked())
+            section.setVisible(bool(view.reasoning) or body.streaming)
         self._update_status()
         self._update_box()
         self._metrics.setText(sanitize_text(view.metrics_line))
@@ -389,39 +347,15 @@ class MessageWidget(QFrame):
         self._update_actions()
         self.setAccessibleName("Your message" if view.role == "user" else "Answer")
 
-    def _ensure_reasoning(self) -> MarkdownBody:
-        if self._reasoning_body is None:
-            toggle = QToolButton(self._bubble)
-            toggle.setObjectName("reasoningToggle")
-            toggle.setText("Reasoning")
-            toggle.setAccessibleName("Show reasoning")
-            toggle.setToolTip("Show or hide the model's reasoning")
-            toggle.setCheckable(True)
-            toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            toggle.setIconSize(QSize(14, 14))
-            toggle.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            body = MarkdownBody(self._theme.html_style(), self._bubble)
-            body.setObjectName("reasoning")
-            body.linkActivated.connect(self.linkActivated)
-            body.linkRefused.connect(self.linkRefused)
-            body.setVisible(False)
-            # Reasoning sits between the role label and the answer.
-            self._column.insertWidget(1, toggle)
-            self._column.insertWidget(2, body)
-            self._reasoning_toggle = toggle
-            self._reasoning_body = body
-            toggle.toggled.connect(self._on_reasoning_toggled)
-            self._on_reasoning_toggled(False)
-        return self._reasoning_body
-
-    def _on_reasoning_toggled(self, shown: bool) -> None:
-        assert self._reasoning_toggle is not None
-        assert self._reasoning_body is not None
-        self._reasoning_toggle.setIcon(
-            themed_icon("chevron-down" if shown else "chevron-right", self._theme)
-        )
-        self._reasoning_toggle.setAccessibleName("Hide reasoning" if shown else "Show reasoning")
-        self._reasoning_body.setVisible(shown)
+    def _ensure_reasoning(self) -> ReasoningSection:
+        if self._reasoning is None:
+            section = ReasoningSection(self._theme, self._bubble)
+            section.body.linkActivated.connect(self.linkActivated)
+            section.body.linkRefused.connect(self.linkRefused)
+            section.setVisible(False)
+            self._column.insertWidget(1, section)  # between the role label and the answer
+            self._reasoning = section
+        return self._reasoning
 
     def _update_status(self) -> None:
         streaming = self._view.status == "streaming"
@@ -432,75 +366,20 @@ class MessageWidget(QFrame):
             self._status_label.setAccessibleDescription(label)
 
     def _update_box(self) -> None:
-        status = self._view.status
-        if self._view.role != "assistant" or status not in ("error", "interrupted", "cancelled"):
+        if self._view.role != "assistant" or self._view.status not in NOTICE_STATUSES:
             if self._box is not None:
                 self._box.setVisible(False)
             return
         if self._box is None:
-            self._box = QFrame(self._bubble)
-            row = QHBoxLayout(self._box)
-            row.setContentsMargins(10, 8, 10, 8)
-            self._box_label = QLabel(self._box)
-            self._box_label.setWordWrap(True)
-            self._box_label.setTextFormat(Qt.TextFormat.PlainText)
-            self._box_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self._box_label.setSizePolicy(
-                QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred
-            )
-            row.addWidget(self._box_label, 1)
-            self._box_button = QPushButton(self._box)
-            self._box_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            self._box_button.clicked.connect(self._on_box_button)
-            row.addWidget(self._box_button, 0, Qt.AlignmentFlag.AlignTop)
+            self._box = AnswerNotice(self._bubble)
+            self._box.actionClicked.connect(self._on_box_action)
             # Under the partial text, above metrics and actions: never replacing the text.
             self._column.insertWidget(self._column.indexOf(self._metrics), self._box)
-        assert self._box_label is not None
-        assert self._box_button is not None
-        error = _clip(self._view.error, _ERROR_DISPLAY_LIMIT)
-        hint = _clip(self._view.error_hint, _ERROR_DISPLAY_LIMIT)
-        if status == "error":
-            self._box.setObjectName("errorBox")
-            lines = [error or "The answer failed."]
-            name, tip, icon_name = "Retry", "Send the same request again", "retry"
-        elif status == "interrupted":
-            self._box.setObjectName("noticeBox")
-            lines = ["The answer was interrupted before it finished."]
-            if error:
-                lines.append(error)
-            name, tip, icon_name = (
-                "Continue",
-                "Continue the answer from where it stopped",
-                "continue",
-            )
-        else:
-            self._box.setObjectName("noticeBox")
-            lines = ["You stopped this answer."]
-            name, tip, icon_name = (
-                "Continue",
-                "Continue the answer from where it stopped",
-                "continue",
-            )
-        if hint:
-            lines.append(hint)
-        self._box_label.setText("\n".join(lines))
-        self._box_label.setAccessibleName(lines[0])
-        self._box_button.setText(name)
-        self._box_button.setToolTip(tip)
-        self._box_button.setAccessibleName(f"{name} answer")
-        self._box_button.setIcon(themed_icon(icon_name, self._theme))
-        self._box_button.setProperty("iconName", icon_name)
-        self._box.setAccessibleName(lines[0])
-        # objectName changed: re-polish so the stylesheet's #errorBox/#noticeBox applies.
-        self._box.style().unpolish(self._box)
-        self._box.style().polish(self._box)
-        self._box.setVisible(True)
+        self._box.show_for(self._view, self._theme)
 
-    def _on_box_button(self) -> None:
-        if self._view.status == "error":
-            self.retryRequested.emit(self._view.id)
-        else:
-            self.continueRequested.emit(self._view.id)
+    def _on_box_action(self, action: str) -> None:
+        signal = self.retryRequested if action == "retry" else self.continueRequested
+        signal.emit(self._view.id)
 
     def _update_actions(self) -> None:
         done = self._view.status != "streaming"
@@ -512,8 +391,8 @@ class MessageWidget(QFrame):
 
     def box_button(self) -> QPushButton | None:
         """The Retry/Continue button when shown (for tests and keyboard focus)."""
-        if self._box is not None and self._box.isVisibleTo(self) and self._box_button:
-            return self._box_button
+        if self._box is not None and self._box.isVisibleTo(self):
+            return self._box.button
         return None
 
     def action_buttons(self) -> dict[str, QToolButton]:

@@ -18,7 +18,8 @@ from pytestqt.qtbot import QtBot
 from desktop_app.qt import chat_view as chat_view_module
 from desktop_app.qt import message_widget as message_widget_module
 from desktop_app.qt.chat_view import PAGE_SIZE, ChatView, MessageView
-from desktop_app.qt.markdown_body import MAX_APPENDED_PARAGRAPH, MarkdownBody, MarkdownSegment
+from desktop_app.qt.markdown_body import MarkdownBody, MarkdownSegment
+from desktop_app.qt.markdown_segment import MAX_APPENDED_PARAGRAPH
 from desktop_app.qt.message_widget import MessageWidget
 from desktop_app.qt.streaming_markdown import DISPLAY_LIMIT
 from desktop_app.qt.theme import (

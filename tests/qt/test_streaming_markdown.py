@@ -320,3 +320,15 @@ def _is_pre(block: object) -> bool:
 
     assert isinstance(block, QTextBlock)
     return block.blockFormat().nonBreakableLines()
+
+
+def test_the_render_worker_can_be_shut_down_and_restarted(qtbot: QtBot) -> None:
+    from desktop_app.qt import markdown_body
+
+    markdown_body.shutdown_render_worker()
+    markdown_body.shutdown_render_worker()  # twice is fine
+    body = MarkdownBody(HtmlStyle())
+    qtbot.addWidget(body)
+    body.set_text("```\n" + "x = 1\n" * 5_000 + "```\n")  # big: rendered on a new worker
+    qtbot.waitUntil(lambda: not body.has_pending_renders, timeout=10_000)
+    assert "x = 1" in body.plain_text()

@@ -220,7 +220,8 @@ def is_qt_library(dest: str) -> bool:
 
 
 def _base(name: str) -> str:
-    return PurePosixPath(name.replace("\\", "/")).name
+    # Lower-case: Windows import tables name DLLs in any case (QT6CORE.dll vs Qt6Core.dll).
+    return PurePosixPath(name.replace("\\", "/")).name.lower()
 
 
 def prune(

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
@@ -42,14 +44,10 @@ from desktop_app.qt.markdown import (
     plain_html,
     render_block,
     sanitize_text,
+    warm_up,
 )
 from desktop_app.qt.markdown_segment import MarkdownSegment, chop_paragraphs
-from desktop_app.qt.render_worker import (
-    RenderBridge,
-    shutdown_render_worker,
-    submit,
-    warm_up_in_background,
-)
+from desktop_app.qt.render_worker import RenderBridge, submit
 from desktop_app.qt.streaming_markdown import Step, StreamingMarkdown, TailMode
 
 # Re-exported for callers that knew them here.
@@ -69,6 +67,41 @@ SEGMENT_HTML_LIMIT = 8_000
 # Re-rendering the tail slower than this switches it to plain appends.
 SLOW_TAIL_SECONDS = 0.025
 _FENCE_END = re.compile(r"\n? {0,3}(?:`{3,}|~{3,})[ \t]*\n*\Z")
+
+
+# The one worker thread (renders queue up rather than run in parallel, so the
+# GIL is shared with the GUI thread as little as possible). Created lazily.
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _render_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="markdown")
+        return _executor
+
+
+def shutdown_render_worker(*, wait: bool = True) -> None:
+    """Stop the worker thread (at exit): queued renders are dropped, a running
+    one finishes. Safe to call twice; a later render starts a new worker."""
+    global _executor
+    with _executor_lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=wait, cancel_futures=True)
+
+
+_warmed = False
+
+
+def warm_up_in_background() -> None:
+    """Compile the parser and common lexers on the worker thread, once per process."""
+    global _warmed
+    if not _warmed:
+        _warmed = True
+        _render_executor().submit(warm_up)
 
 
 class _Settled:
@@ -272,7 +305,15 @@ class MarkdownBody(QWidget):
         if background:
             job = next(self._serial)
             self._jobs[job] = (last, len(last.blocks) - 1, self._generation)
-            submit(self._bridge, job, render_block, block, self._style, code_prefix=prefix)
+            submit(
+                _render_executor(),
+                self._bridge,
+                job,
+                render_block,
+                block,
+                self._style,
+                code_prefix=prefix,
+            )
         return last
 
     def _adopt_tail(self, block: str, unshown: str) -> None:
@@ -305,7 +346,15 @@ class MarkdownBody(QWidget):
         prefix = f"b{next(self._serial)}."
         job = next(self._serial)
         self._jobs[job] = (settled, 0, self._generation)
-        submit(self._bridge, job, render_block, block, self._style, code_prefix=prefix)
+        submit(
+            _render_executor(),
+            self._bridge,
+            job,
+            render_block,
+            block,
+            self._style,
+            code_prefix=prefix,
+        )
 
     def _on_rendered(self, job: int, result: RenderedBlock | None) -> None:
         entry = self._jobs.pop(job, None)

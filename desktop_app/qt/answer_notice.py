@@ -29,6 +29,7 @@ class AnswerNotice(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._action = "retry"  # or "continue"
         row = QHBoxLayout(self)
         row.setContentsMargins(10, 8, 10, 8)
         self.label = QLabel(self)
@@ -41,7 +42,6 @@ class AnswerNotice(QFrame):
         self.button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.button.clicked.connect(lambda: self.actionClicked.emit(self._action))
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
-        self._action = "retry"
 
     def show_for(self, view: MessageView, theme: Theme) -> None:
         error = clip(view.error, _DISPLAY_LIMIT)

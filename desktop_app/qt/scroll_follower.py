@@ -140,10 +140,13 @@ class ScrollFollower(QObject):
 
     def _y_of(self, widget: QWidget) -> int:
         container = self._scroll.widget()
+        assert container is not None  # set once in ChatView.__init__
         return widget.mapTo(container, QPoint(0, 0)).y()
 
     def _restore_anchor(self) -> None:
         container = self._scroll.widget()
+        if container is None:
+            return
         for widget, offset in self._anchor:
             if (
                 shiboken6.isValid(widget)
@@ -182,6 +185,8 @@ class JumpToLatestButton(QToolButton):
     def place(self) -> None:
         """Centre it near the bottom of its parent, above everything else."""
         parent = self.parentWidget()
+        if parent is None:
+            return
         hint = self.sizeHint()
         self.setGeometry(
             (parent.width() - hint.width()) // 2,

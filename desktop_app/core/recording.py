@@ -369,3 +369,27 @@ def _headers(value: object) -> dict[str, str]:
     ):
         raise TypeError("headers must be an object of text values")
     return dict(value)
+
+
+# ---------------------------------------------------------------- replaying in the app
+
+_CHAT_PATHS = {"openai": "/chat/completions", "anthropic": "/messages"}
+
+
+def replay_target(recording: Recording, server_url: str) -> tuple[str, str]:
+    """The provider format and base URL that send a turn to ``recording``'s first
+    recorded path on ``server_url`` (a stub serving it, e.g. the embedded one
+    with ``X-Stub-Replay``). The format is the recording's own, else guessed
+    from the path; raises ``InvalidRecording`` for a recording without a request.
+    """
+    requests = [e for e in recording.entries if isinstance(e, RecordedRequest)]
+    if not requests:
+        raise InvalidRecording("The recording holds no request, so nothing can be replayed.")
+    path = urlsplit(requests[0].url).path or "/"
+    provider = recording.provider
+    if provider is None:
+        found = [name for name, suffix in _CHAT_PATHS.items() if path.endswith(suffix)]
+        provider = found[0] if found else "generic"
+    suffix = _CHAT_PATHS.get(provider, "")
+    base = path[: -len(suffix)] if suffix and path.endswith(suffix) else path
+    return provider, server_url.rstrip("/") + base

@@ -75,11 +75,25 @@ class RecordingObserver:
     def state(self) -> TurnState | None:
         return self._state
 
+    @property
+    def last_entry(self) -> Entry | None:
+        """The entry just recorded (as scrubbed), for observers built on this one."""
+        return self._entries[-1] if self._entries else None
+
+    @property
+    def dropped_bytes(self) -> int:
+        """Body bytes left out by ``max_bytes``."""
+        return self._dropped_bytes
+
+    def time_of(self, at: float | None) -> float:
+        """Seconds since the first request of clock time ``at`` (None: now)."""
+        return self._since(at)
+
     def _since(self, at: float | None = None) -> float:
         now = self._clock() if at is None else at
         if self._t0 is None:
             self._t0 = now
-        return max(0.0, now - self._t0)
+        return round(max(0.0, now - self._t0), 6)  # as stored: a reloaded model is equal
 
     # ------------------------------------------------------------ TurnObserver
 
@@ -101,7 +115,9 @@ class RecordingObserver:
         self._entries.append(RecordedResponse(self._since(), status, self._scrub_headers(headers)))
 
     def on_chunk(self, data: bytes, at: float) -> None:
-        if self._max_bytes is not None and self._bytes + len(data) > self._max_bytes:
+        if self._dropped_bytes or (
+            self._max_bytes is not None and self._bytes + len(data) > self._max_bytes
+        ):  # the first bytes are kept, none after the first left out
             self._dropped_bytes += len(data)
             return
         self._bytes += len(data)
@@ -128,14 +144,34 @@ class RecordingObserver:
 
     # ------------------------------------------------------------ the result
 
-    def recording(self) -> Recording:
-        end = None
+    def recording_end(self) -> RecordingEnd | None:
         if self._state is not None:
-            end = RecordingEnd(
+            return RecordingEnd(
                 self._end_t, self._state.value, self._reason, self._error, self._dropped_bytes
             )
-        elif self._dropped_bytes:
-            end = RecordingEnd(self._since(), "streaming", truncated_bytes=self._dropped_bytes)
+        if self._dropped_bytes:
+            return RecordingEnd(self._since(), "streaming", truncated_bytes=self._dropped_bytes)
+        return None
+
+    def load(self, recording: Recording) -> None:
+        """Start from a recording made earlier (a stored inspection); ``recording()`` gives it back."""
+        self._entries = list(recording.entries)
+        self._created = recording.created
+        self._provider = recording.provider
+        self._note = recording.note
+        self._t0 = 0.0
+        end = recording.end
+        if end is not None:
+            self._end_t = end.t
+            self._reason, self._error = end.reason, end.error
+            self._dropped_bytes = end.truncated_bytes
+            try:
+                self._state = TurnState(end.state)
+            except ValueError:
+                self._state = None
+
+    def recording(self) -> Recording:
+        end = self.recording_end()
         return Recording(
             entries=tuple(_scrub_chunks(self._entries, self._secret)),
             end=end,

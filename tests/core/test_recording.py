@@ -317,3 +317,23 @@ async def test_a_real_turn_is_recorded_chunk_for_chunk() -> None:
     assert rec.end is not None
     assert rec.end.state == "complete"
     assert KEY not in rec.dumps()
+
+
+@pytest.mark.parametrize(
+    ("provider", "url", "expected"),
+    [
+        ("openai", "http://real/v1/chat/completions?x=1", ("openai", "http://stub:1/v1")),
+        (None, "http://real/v1/messages", ("anthropic", "http://stub:1/v1")),
+        (None, "http://real/api/chat", ("generic", "http://stub:1/api/chat")),
+        ("generic", "http://real/api/prompts", ("generic", "http://stub:1/api/prompts")),
+    ],
+)
+def test_replay_target_sends_the_turn_to_the_recorded_path(
+    provider: str | None, url: str, expected: tuple[str, str]
+) -> None:
+    from desktop_app.core.recording import replay_target
+
+    rec = Recording(entries=(RecordedRequest(0.0, "POST", url, {}),), provider=provider)
+    assert replay_target(rec, "http://stub:1/") == expected
+    with pytest.raises(InvalidRecording):
+        replay_target(Recording(entries=()), "http://stub:1")

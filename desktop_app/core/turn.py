@@ -241,6 +241,8 @@ class Turn:
         said = mask_secret(self.provider.error_message(body), self.secret) if body else ""
         page = "a web page" if kind == "text/html" else kind
         tail = f": {' '.join(said.split())[:300]}" if said else "."
+        if tail[-1] not in ".!?":
+            tail += "."  # a sentence: the hint follows it on the same line in `ask`
         return UnexpectedResponse(
             f"The server {host} answered with {page} (HTTP {stream.status}) "
             f"instead of a stream of events{tail}"

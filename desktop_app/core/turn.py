@@ -27,6 +27,7 @@ from desktop_app.core.errors import (
     Interrupted,
     ProviderError,
     StreamdeskError,
+    StreamProtocolError,
     UnexpectedResponse,
 )
 from desktop_app.core.events import (
@@ -52,6 +53,9 @@ DRAIN_TIMEOUT = 0.1
 DRAIN_LIMIT = 64 * 1024
 MAX_RECONNECT_DELAY = 30.0
 
+DAMAGED_EVENT_HINT = (
+    "The answer up to that point arrived intact and is kept; asking again usually works."
+)
 _DROP_HEADERS = frozenset({"content-type", "content-length", "accept", "last-event-id"})
 _SSE_FIELDS = ("data:", "event:", "id:", "retry:", ":")
 
@@ -316,7 +320,14 @@ class Turn:
         out: list[StreamEvent] = []
         try:
             for sse in self.decoder.feed(chunk):
-                content = self.parser.parse(sse)
+                try:
+                    content = self.parser.parse(sse)
+                except StreamProtocolError as exc:
+                    if self.got_content:
+                        # Earlier events were read, so the format is right and this
+                        # one event was damaged: the format hint would mislead.
+                        exc.hint = DAMAGED_EVENT_HINT
+                    raise
                 if not content and sse.event == "ping":
                     out.append(KeepAlive("ping"))  # Anthropic's keep-alive event
                 for event in content:

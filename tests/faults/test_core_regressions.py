@@ -9,14 +9,15 @@ import contextlib
 
 import pytest
 
-from desktop_app.core.errors import UnexpectedResponse
-from desktop_app.core.events import TurnEnded
+from desktop_app.core.errors import StreamProtocolError, UnexpectedResponse
+from desktop_app.core.events import TurnEnded, TurnState
 from desktop_app.core.network import NetworkSettings
 from desktop_app.core.providers import get_provider
 from desktop_app.core.providers.base import ChatMessage, ChatRequest, Endpoint
 from desktop_app.core.session import TurnSettings, stream_turn
 from desktop_app.core.transport import StreamingClient
-from tests.core.byte_server import ByteServer, Reply
+from desktop_app.core.turn import DAMAGED_EVENT_HINT
+from tests.core.byte_server import OPENAI_DONE, ByteServer, Reply, openai_delta, sse
 
 pytestmark = pytest.mark.asyncio
 
@@ -42,3 +43,25 @@ async def test_a_web_page_sentence_ends_before_the_hint_follows_it() -> None:
         end = await end_of_turn(server.url("/v1"))
     assert isinstance(end.error, UnexpectedResponse)
     assert str(end.error).endswith("instead of a stream of events: Sign in.")
+
+
+async def test_a_damaged_event_after_good_ones_does_not_blame_the_format() -> None:
+    # Was: "Check that this profile's format ... matches what the server speaks." although
+    # the events before it were read in that very format.
+    broken = 'data: {"choices": [{"delta": {"content": "x"\n\n'
+    reply = Reply(body=sse(openai_delta("Good so far. "), broken, OPENAI_DONE))
+    async with ByteServer(reply) as server:
+        end = await end_of_turn(server.url("/v1"))
+    assert end.state is TurnState.FAILED
+    assert end.text == "Good so far. "
+    assert isinstance(end.error, StreamProtocolError)
+    assert end.error.hint == DAMAGED_EVENT_HINT
+
+
+async def test_a_damaged_first_event_still_suggests_checking_the_format() -> None:
+    reply = Reply(body=sse('data: {"choices": [\n\n', OPENAI_DONE))
+    async with ByteServer(reply) as server:
+        end = await end_of_turn(server.url("/v1"))
+    assert isinstance(end.error, StreamProtocolError)
+    assert "format" in end.error.hint
+    assert end.error.hint != DAMAGED_EVENT_HINT

@@ -115,13 +115,9 @@ async def main(app: object) -> int:
 
 async def stop_render_worker() -> None:
     """Join the Markdown worker thread (big blocks render there) so none is left behind."""
-    from desktop_app.qt import markdown_body
+    from desktop_app.qt.markdown_body import shutdown_render_worker
 
-    # TODO(rendering): a public markdown_body.shutdown() would be better than this.
-    executor = getattr(markdown_body, "_executor", None)
-    if executor is not None:
-        markdown_body._executor = None
-        await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+    await asyncio.to_thread(shutdown_render_worker)
 
 
 def _stop_on_signals(loop: asyncio.AbstractEventLoop, window: object) -> None:

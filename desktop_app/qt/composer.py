@@ -13,7 +13,7 @@ is being edited; the main window decides what a send means. It never awaits.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -63,13 +63,17 @@ class Composer(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("composer")
         self._streaming = False
         self._editing_id: str | None = None
+        self._send_icon = QIcon()
+        self._stop_icon = QIcon()
 
         self._edit_bar = QWidget(self)
         self._edit_label = QLabel(
             "Editing your message: sending replaces it and every answer after it.", self
         )
+        self._edit_label.setObjectName("composerEditNote")
         self._edit_label.setWordWrap(True)
         cancel_edit = QToolButton(self)
         cancel_edit.setText("Cancel edit")
@@ -154,6 +158,12 @@ class Composer(QWidget):
     def focus_editor(self) -> None:
         self.editor.setFocus()
 
+    def set_icons(self, *, send: QIcon, stop: QIcon) -> None:
+        self._send_icon = send
+        self._stop_icon = stop
+        self._pin_button_width()
+        self._update_button()
+
     # ------------------------------------------------------------ user actions
 
     def submit(self) -> bool:
@@ -217,15 +227,23 @@ class Composer(QWidget):
         # Send was (and where the pointer already is).
         metrics = self.button.fontMetrics()
         widest = max(metrics.horizontalAdvance(t) for t in (SEND_TEXT, STOP_TEXT))
-        self.button.setFixedWidth(widest + 40)
+        icon = self.button.iconSize().width() + 8 if not self._send_icon.isNull() else 0
+        self.button.setFixedWidth(widest + icon + 40)
 
     def _update_button(self) -> None:
+        if self.button.property("stop") != self._streaming:
+            self.button.setProperty("stop", self._streaming)
+            # A dynamic property changed: re-polish so the stylesheet sees it.
+            self.button.style().unpolish(self.button)
+            self.button.style().polish(self.button)
         if self._streaming:
+            self.button.setIcon(self._stop_icon)
             self.button.setText(STOP_TEXT)
             self.button.setEnabled(True)
             self.button.setAccessibleName("Stop the answer")
             self.button.setToolTip("Stop the answer (Esc)")
         else:
+            self.button.setIcon(self._send_icon)
             self.button.setText(SEND_TEXT)
             self.button.setEnabled(bool(self.text().strip()))
             self.button.setAccessibleName(

@@ -91,9 +91,25 @@ def _seconds(value: float) -> str:
 
 
 def retry_status(attempt: int, delay: float, reason: str = "") -> str:
-    """The status line while waiting to try again: "Retrying in 3 s (attempt 2)…"."""
+    """The status line while waiting to try again: "Retrying in 3 s (attempt 2): overloaded".
+
+    The reason is cut to its first clause: the status line is one short line
+    (the full sentence is shown if the turn finally fails).
+    """
     wait = f"{max(1, round(delay))} s" if delay >= 0.5 else "a moment"
     line = f"Retrying in {wait} (attempt {attempt})"
-    if reason:
-        line += f": {_sentence(reason).rstrip('.')}"
-    return line + "…"
+    short = _first_clause(reason)
+    if short:
+        line += f": {short}"
+    return line  # no trailing ellipsis: the chat view animates dots after it
+
+
+def _first_clause(text: str, limit: int = 60) -> str:
+    words = " ".join(text.split())
+    for stop in (" (", ": ", ". "):
+        if stop in words:
+            words = words.split(stop, 1)[0]
+    words = words.rstrip(".")
+    if len(words) > limit:
+        words = words[: limit - 1].rstrip() + "…"
+    return words

@@ -34,14 +34,16 @@ from desktop_app.qt.chat_controller import ChatController
 from desktop_app.qt.chat_view import ChatView
 from desktop_app.qt.composer import Composer
 from desktop_app.qt.conversation_list import ConversationList
+from desktop_app.qt.empty_state import EmptyState
 from desktop_app.qt.errors import describe
 from desktop_app.qt.markdown_body import warm_up_in_background
 from desktop_app.qt.profile_bar import ProfileBar
 from desktop_app.qt.profile_picker import ProfilePicker
 from desktop_app.qt.services import AppServices
+from desktop_app.qt.shell_style import apply_shell_style
 from desktop_app.qt.sidebar import Sidebar
 from desktop_app.qt.tasks import TaskRegistry
-from desktop_app.qt.theme import ThemeManager, ThemeMode, app_icon
+from desktop_app.qt.theme import Theme, ThemeManager, ThemeMode, app_icon
 from desktop_app.qt.turns import TurnTarget
 from desktop_app.qt.window_actions import WindowActions, show_shortcuts
 
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         self.profile_bar = ProfileBar(self)
         self.banner = Banner(self)
         self.chat_view = ChatView(self, theme=self.theme_manager.theme)
+        self.empty_state = EmptyState(self.chat_view)
         self.composer = Composer(self)
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
@@ -109,6 +112,7 @@ class MainWindow(QMainWindow):
         self.profiles = ProfilePicker(self.profile_bar, services, tasks, self)
         self.conversations = ConversationList(self.sidebar, services.history, self.chat, self)
         self.commands = WindowActions(self)
+        apply_shell_style(self, self.theme_manager.theme)
         self._connect()
         window_state.apply_font(self, services.settings.font_size)
         self.profiles.fill(services.profile(None).name)
@@ -133,6 +137,7 @@ class MainWindow(QMainWindow):
 
         chat.conversationOpened.connect(self._conversation_opened)
         chat.streamingChanged.connect(self._streaming_changed)
+        chat.conversationsChanged.connect(self._update_empty_state)
         chat.problemReported.connect(self.banner.add)
 
         sidebar.newRequested.connect(self.new_chat)
@@ -147,7 +152,7 @@ class MainWindow(QMainWindow):
         picker.problemReported.connect(self.banner.add)
         self.profile_bar.settingsRequested.connect(self.open_settings)
 
-        self.theme_manager.themeChanged.connect(self.chat_view.set_theme)
+        self.theme_manager.themeChanged.connect(self._theme_changed)
 
         a = self.commands
         a["new_chat"].triggered.connect(self.new_chat)
@@ -223,6 +228,10 @@ class MainWindow(QMainWindow):
         profile = self.current_profile()
         where = "offline demo" if profile.embedded else profile.name
         self.setWindowTitle(f"Streamdesk — {where}")
+        self.empty_state.set_demo(profile.embedded)
+
+    def _update_empty_state(self) -> None:
+        self.empty_state.setVisible(self.chat_view.message_count() == 0)
 
     # ------------------------------------------------------------ conversations
 
@@ -243,6 +252,7 @@ class MainWindow(QMainWindow):
             self.composer.cancel_edit()
         self.composer.set_text(self._drafts.pop(conversation_id, ""))
         self._sync_streaming_state()
+        self._update_empty_state()
         if conversation_id:
             self.sidebar.select(conversation_id)
 
@@ -323,6 +333,11 @@ class MainWindow(QMainWindow):
 
     def set_theme_mode(self, mode: ThemeMode) -> None:
         window_state.set_theme_mode(self, mode)
+        self._theme_changed(self.theme_manager.theme)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        self.chat_view.set_theme(theme)
+        apply_shell_style(self, theme)
 
     # ------------------------------------------------------------ dialogs (never exec())
 

@@ -73,6 +73,7 @@ class ProfileBar(QWidget):
 
         self.settings_button = QToolButton(self)
         self.settings_button.setText("Settings")
+        self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.settings_button.setAccessibleName("Open settings")
         self.settings_button.setToolTip("Profiles, keys, appearance (Ctrl+,)")
         self.settings_button.clicked.connect(self.settingsRequested)

@@ -44,6 +44,11 @@ NO_KEYCHAIN_TEXT = (
 )
 
 _PROXY_SYSTEM, _PROXY_NONE, _PROXY_CUSTOM = 0, 1, 2
+PROVIDER_LABELS = {
+    "openai": "OpenAI-compatible (OpenAI, Ollama, llama.cpp, LM Studio, vLLM…)",
+    "anthropic": "Anthropic Messages",
+    "generic": "Generic SSE app format",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +73,10 @@ class ProfileForm(QWidget):
         self.name = QLineEdit(self)
         self.name.setAccessibleName("Profile name")
         self.provider = QComboBox(self)
-        self.provider.addItems(list(PROVIDERS))
+        for name in PROVIDERS:
+            self.provider.addItem(PROVIDER_LABELS.get(name, name), name)
         self.provider.setAccessibleName("Provider format")
-        self.provider.setToolTip(
-            "openai: OpenAI and compatible servers (Ollama, llama.cpp, LM Studio, vLLM, "
-            "OpenRouter…); anthropic: Anthropic Messages; generic: a plain SSE app format"
-        )
+        self.provider.setToolTip("The wire format the server speaks")
         self.base_url = QLineEdit(self)
         self.base_url.setAccessibleName("Base URL")
         self.base_url.setPlaceholderText("https://api.example.com/v1")
@@ -132,8 +135,13 @@ class ProfileForm(QWidget):
         form.addRow("&Temperature", self.temperature)
         form.addRow("Max &tokens", self.max_tokens)
         form.addRow("Extra &headers", self.headers)
-        form.addRow("&Proxy", proxy_row)
-        form.addRow("&CA bundle", ca_row)
+        # A row whose field is a layout gets no buddy: make the label's & work.
+        proxy_label = QLabel("&Proxy", self)
+        proxy_label.setBuddy(self.proxy_mode)
+        ca_label = QLabel("&CA bundle", self)
+        ca_label.setBuddy(self.ca_bundle)
+        form.addRow(proxy_label, proxy_row)
+        form.addRow(ca_label, ca_row)
 
         self.key_box = self._build_key_box()
         layout = QVBoxLayout(self)
@@ -216,7 +224,7 @@ class ProfileForm(QWidget):
         blockers = [w.blockSignals(True) for w in self._inputs()]
         try:
             self.name.setText(profile.name)
-            self.provider.setCurrentText(profile.provider)
+            self.provider.setCurrentIndex(max(0, self.provider.findData(profile.provider)))
             self.base_url.setText(profile.base_url)
             self.model.setText(profile.model)
             self.system_prompt.setPlainText(profile.system_prompt)
@@ -283,7 +291,7 @@ class ProfileForm(QWidget):
         return dataclasses.replace(
             self._profile,
             name=self.name.text().strip(),
-            provider=self.provider.currentText(),
+            provider=str(self.provider.currentData()),
             base_url=self.base_url.text().strip(),
             model=self.model.text().strip(),
             system_prompt=self.system_prompt.toPlainText(),

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -24,6 +25,9 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMenu,
     QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +35,7 @@ from PySide6.QtWidgets import (
 UNDO_SECONDS = 8
 _ID_ROLE = Qt.ItemDataRole.UserRole
 _TITLE_ROLE = Qt.ItemDataRole.UserRole + 1
+_SUBTITLE_ROLE = Qt.ItemDataRole.UserRole + 2
 _SEARCH_DELAY_MS = 200  # type-ahead: query once the user pauses
 STREAMING_MARK = " ●"
 
@@ -42,6 +47,43 @@ class ConversationItem:
     id: str
     title: str
     subtitle: str = ""
+
+
+class _ConversationDelegate(QStyledItemDelegate):
+    """Two lines per conversation: the title, and a muted date or search snippet."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        title = opt.text
+        subtitle = str(index.data(_SUBTITLE_ROLE) or "")
+        opt.text = ""
+        widget = opt.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        rect = opt.rect.adjusted(10, 5, -8, -5)
+        metrics = QFontMetrics(opt.font)
+        painter.save()
+        painter.setFont(opt.font)
+        painter.setPen(opt.palette.color(QPalette.ColorRole.Text))
+        first = metrics.elidedText(title, Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), first)
+        if subtitle:
+            small = QFont(opt.font)
+            small.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.85))
+            painter.setFont(small)
+            painter.setPen(opt.palette.color(QPalette.ColorRole.PlaceholderText))
+            line = " ".join(subtitle.split())
+            second = QFontMetrics(small).elidedText(line, Qt.TextElideMode.ElideRight, rect.width())
+            painter.drawText(
+                rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom), second
+            )
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        base = super().sizeHint(option, index)
+        line = QFontMetrics(option.font).lineSpacing()
+        return QSize(base.width(), int(line * 2.1) + 12)
 
 
 class _UndoBar(QWidget):
@@ -120,6 +162,7 @@ class Sidebar(QWidget):
         self.list.setObjectName("conversationList")
         self.list.setAccessibleName("Conversations")
         self.list.setUniformItemSizes(True)
+        self.list.setItemDelegate(_ConversationDelegate(self.list))
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -181,6 +224,7 @@ class Sidebar(QWidget):
                 tip = conv.title if not conv.subtitle else f"{conv.title}\n{conv.subtitle}"
                 item.setToolTip(tip)
                 item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, conv.subtitle)
+                item.setData(_SUBTITLE_ROLE, conv.subtitle)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
                 self.list.addItem(item)
                 if conv.id == current:

@@ -3,7 +3,7 @@
 A controller exists per streaming conversation. It owns the asyncio task that
 consumes ``core.session.stream_turn``, forwards text and reasoning to the chat
 view showing that conversation (if one is attached: the user may be looking at
-another conversation), keeps the status line ("Connecting…", "Retrying in
+another conversation), keeps the status line ("Connecting", "Retrying in
 3 s…"), and records the answer as it grows, at least once a second and at
 every end, so a crash loses at most the last second (users.md T4).
 
@@ -84,9 +84,9 @@ TurnSource = Callable[[], AsyncIterator[StreamEvent]]
 
 
 _STATUS_WORDS = {
-    TurnState.CONNECTING: "Connecting…",
-    TurnState.WAITING: "Waiting for the first token…",
-    TurnState.RECONNECTING: "The connection dropped; reconnecting…",
+    TurnState.CONNECTING: "Connecting",
+    TurnState.WAITING: "Waiting for the first token",
+    TurnState.RECONNECTING: "The connection dropped; reconnecting",
 }
 
 
@@ -195,6 +195,7 @@ class StreamController(QObject):
         self._checkpointer = Checkpointer(self._clock, CHECKPOINT_INTERVAL)
         self._metrics = MetricsAccumulator(self._started_at)
         self._task = self._tasks.spawn(self._run(), name=f"stream {self.message_id}")
+        self._task.add_done_callback(self._task_done)
         if self._sink is not None:
             self._sink.begin_stream(self.message_id)
         self.streamStarted.emit()
@@ -258,6 +259,12 @@ class StreamController(QObject):
             # stream_turn promises a TurnEnded; never lose text if it did not come.
             self._finish(self._local_end(TurnState.INTERRUPTED))
 
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never runs _run's handlers:
+        # Stop pressed right after Send must still end the turn (and say so).
+        if self._outcome is None:
+            self._finish(self._local_end(TurnState.CANCELLED))
+
     def _handle(self, event: StreamEvent) -> None:
         if isinstance(event, TextDelta):
             if event.text:
@@ -308,7 +315,7 @@ class StreamController(QObject):
         left = self._retry_deadline - self._clock()
         if left <= 0:
             self._countdown.stop()
-            self._set_status("Trying again…")
+            self._set_status("Trying again")
             return
         self._set_status(retry_status(self._retry_attempt, left, self._retry_reason))
 

@@ -85,6 +85,5 @@ def change_font_size(window: MainWindow, step: int) -> int:
 
 def set_theme_mode(window: MainWindow, mode: ThemeMode) -> None:
     window.theme_manager.set_mode(mode)
-    window.chat_view.set_theme(window.theme_manager.theme)
     services = window.services
     services.save_settings(dataclasses.replace(services.settings, theme=mode.value))

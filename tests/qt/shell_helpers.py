@@ -69,7 +69,8 @@ async def open_window(
     if stub_factory is not None:
         services.stub_factory = stub_factory  # type: ignore[assignment]
     window = MainWindow(services, TaskRegistry())
-    window.resize(1000, 700)
+    if read_only:  # else the saved geometry was just restored: keep it
+        window.resize(1000, 700)
     window.show()
     listed = Catch(window.modelsListed)
     window.start()

@@ -77,7 +77,7 @@ async def test_stop_while_connecting_closes_the_socket_and_keeps_a_cancelled_ans
             await asyncio.wait_for(server.post_seen.wait(), 5)
             controller = window.chat.stream_of(window.chat.current_id)
             assert controller is not None
-            assert controller.status == "Connecting…"
+            assert controller.status == "Connecting"
             done = Catch(window.chat.answerFinished)
             window.commands["stop"].trigger()  # what Esc does
             _cid, _mid, status = await done.wait()
@@ -97,7 +97,7 @@ async def test_stop_while_waiting_for_the_first_token(stub: object) -> None:
     async with open_window([stub_profile(stub.url)]) as window:  # type: ignore[attr-defined]
         message_id = await send(window, "take your time", model="stub-slow_first_token")
         controller = window.chat.stream_of(window.chat.current_id)
-        await wait_until(lambda: controller.status == "Waiting for the first token…")
+        await wait_until(lambda: controller.status == "Waiting for the first token")
         assert state.active_generations == 1
         done = Catch(window.chat.answerFinished)
         window.composer.request_stop()
@@ -334,3 +334,98 @@ async def test_a_corrupt_history_shows_a_banner_and_the_app_still_works(tmp_path
             window.banner.close_button.click()
             assert not window.banner.isVisible()
     assert list(path.parent.glob("history.sqlite3.corrupt-*"))  # the damaged file was kept
+
+
+async def test_a_history_from_a_newer_version_is_left_alone_with_a_banner(tmp_path: object) -> None:
+    import sqlite3
+
+    from desktop_app.core.storage import SCHEMA_VERSION
+
+    path = tmp_path / "history.sqlite3"  # type: ignore[operator]
+    HistoryStore.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with running_stub(first_token_delay=0.0, tokens_per_second=0.0) as stub:
+        async with open_window([stub_profile(stub.url)], history=HistoryStore.open(path)) as window:
+            assert "newer version of Streamdesk" in window.banner.text()
+            _mid, status = await send_and_finish(window, "works in memory?")
+            assert status == "complete"
+    assert path.read_bytes() == before  # not touched
+
+
+async def test_keyboard_drives_the_window(stub: object) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtTest import QTest
+
+    async with open_window([stub_profile(stub.url)]) as window:  # type: ignore[attr-defined]
+        assert window.empty_state.isVisible()
+        await send_and_finish(window, "hello")
+        assert not window.empty_state.isVisible()
+        first = window.chat.current_id
+
+        QTest.keyClick(
+            window,
+            Qt.Key.Key_C,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+        assert QGuiApplication.clipboard().text() == window.chat.last_answer_text()
+
+        QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        assert window.chat.current_id is None
+        assert window.empty_state.isVisible()
+        assert window.composer.editor.hasFocus()
+
+        QTest.keyClick(window, Qt.Key.Key_PageDown, Qt.KeyboardModifier.ControlModifier)
+        assert window.chat.current_id == first
+
+        window.profile_bar.set_model("stub-long")
+        window.composer.set_text("long one")
+        QTest.keyClick(window.composer.editor, Qt.Key.Key_Return)
+        assert window.chat.is_streaming()
+        done = Catch(window.chat.answerFinished)
+        # Esc stops from anywhere, even before the stream task took its first step.
+        QTest.keyClick(window.sidebar.list, Qt.Key.Key_Escape)
+        assert (await done.wait())[2] == "cancelled"
+        assert not window.commands["stop"].isEnabled()
+
+        size = window.chat_view.font().pointSizeF()
+        QTest.keyClick(window, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+        assert window.chat_view.font().pointSizeF() == round(size) + 1
+        QTest.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+        assert window.chat_view.font().pointSizeF() == size
+
+        QTest.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+        assert window.sidebar.search.hasFocus()
+
+
+async def test_every_shell_control_has_an_accessible_name(stub: object) -> None:
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QPlainTextEdit
+
+    async with open_window([stub_profile(stub.url)]) as window:  # type: ignore[attr-defined]
+        await send_and_finish(window, "hello")
+        shell = [window.sidebar, window.profile_bar, window.composer, window.banner]
+        kinds = (QAbstractButton, QComboBox, QLineEdit, QPlainTextEdit)
+        unnamed = [
+            f"{type(w).__name__} {w.objectName()!r}"
+            for part in shell
+            for kind in kinds
+            for w in part.findChildren(kind)
+            if not w.accessibleName() and w.isVisibleTo(window)
+        ]
+        assert unnamed == []
+        assert all(action.text() for action in window.commands.actions.values())
+
+
+async def test_window_geometry_is_restored(stub: object) -> None:
+    url = stub.url  # type: ignore[attr-defined]
+    async with open_window([stub_profile(url)], read_only=False, list_models=False) as window:
+        window.resize(700, 500)  # inside the offscreen screen (800x600): no clamping
+        window.commands["toggle_sidebar"].setChecked(False)
+    async with open_window([stub_profile(url)], read_only=False, list_models=False) as window:
+        assert (window.width(), window.height()) == (700, 500)
+        assert not window.sidebar.isVisibleTo(window)
+        window.commands["toggle_sidebar"].setChecked(True)

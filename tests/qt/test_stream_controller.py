@@ -146,8 +146,8 @@ async def test_a_complete_answer_is_forwarded_saved_and_described() -> None:
     assert started == [True]
     assert sink.calls[0] == ("begin", "7", "")
     assert sink.text() == "Hello"
-    assert sink.statuses()[0] == "Connecting…"
-    assert "Waiting for the first token…" in sink.statuses()
+    assert sink.statuses()[0] == "Connecting"
+    assert "Waiting for the first token" in sink.statuses()
     assert sink.statuses()[-1] == ""  # the status line clears once text flows
     assert [e.text for e in recorder.finished] == ["Hello"]
     assert recorder.finished[0].state is TurnState.COMPLETE
@@ -315,3 +315,15 @@ def test_metrics_line_reads_like_a_sentence() -> None:
     assert "tokens/s" in line
     assert line.endswith("stopped at the token limit")
     assert metrics_line(TurnMetrics(outcome=TurnState.FAILED)) == "0.00 s total · failed"
+
+
+@pytest.mark.asyncio
+async def test_stop_before_the_task_ever_ran_still_ends_the_turn() -> None:
+    script = Script([TextDelta("never")])
+    controller, recorder, _ = _controller(script)
+    controller.start()
+    assert controller.stop()  # no await in between: the task has not started
+    (state,) = await wait_signal(controller.streamFinished)
+    assert state == "cancelled"
+    assert [e.text for e in recorder.finished] == [""]
+    assert not controller.running

@@ -175,6 +175,8 @@ class ChatView(QWidget):
     def append_text(self, message_id: str, text: str) -> None:
         widget = self._widgets.get(message_id)
         if widget is not None:
+            if message_id not in self._streaming:
+                self.begin_stream(message_id)  # text without begin_stream still shows
             widget.append_text(text)
             self._schedule_flush()
         elif message_id in self._positions:
@@ -183,6 +185,8 @@ class ChatView(QWidget):
     def append_reasoning(self, message_id: str, text: str) -> None:
         widget = self._widgets.get(message_id)
         if widget is not None:
+            if message_id not in self._streaming:
+                self.begin_stream(message_id)
             widget.append_reasoning(text)
             self._schedule_flush()
         elif message_id in self._positions:

@@ -328,6 +328,13 @@ def test_continue_streams_onto_the_existing_text(view: ChatView, qtbot: QtBot) -
     assert view.message_widget("a").box_button() is None  # type: ignore[union-attr]
 
 
+def test_text_without_begin_stream_still_shows(view: ChatView, qtbot: QtBot) -> None:
+    view.set_messages([MessageView("a", "assistant", "Hello")])
+    view.append_text("a", ", world")
+    view.flush()
+    assert view.displayed_text("a") == "Hello, world"
+
+
 def test_buttons_emit_their_message_ids(view: ChatView, qtbot: QtBot) -> None:
     view.set_messages(
         [

@@ -48,14 +48,16 @@ def export_chats(window: MainWindow, *, current_only: bool) -> QFileDialog | Non
 
     def chosen(path: str) -> None:
         as_json = path.lower().endswith(".json") or dialog.selectedNameFilter() == _JSON
-        window.tasks.spawn(_export(window, Path(path), ids, as_json=as_json), name="export")
+        window.tasks.spawn(export_to(window, Path(path), ids, as_json=as_json), name="export")
 
     dialog.fileSelected.connect(chosen)
     dialog.open()
     return dialog
 
 
-async def _export(window: MainWindow, path: Path, ids: list[int] | None, *, as_json: bool) -> None:
+async def export_to(
+    window: MainWindow, path: Path, ids: list[int] | None, *, as_json: bool
+) -> None:
     try:
         store = window.services.history
         text = export_json(store, ids) if as_json else export_markdown(store, ids)
@@ -86,13 +88,13 @@ def import_chats(window: MainWindow) -> QFileDialog:
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
     dialog.fileSelected.connect(
-        lambda path: window.tasks.spawn(_import(window, Path(path)), name="import")
+        lambda path: window.tasks.spawn(import_from(window, Path(path)), name="import")
     )
     dialog.open()
     return dialog
 
 
-async def _import(window: MainWindow, path: Path) -> None:
+async def import_from(window: MainWindow, path: Path) -> None:
     try:
         data = await asyncio.to_thread(path.read_bytes)
         report = import_json(window.services.history, data)

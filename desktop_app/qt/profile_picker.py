@@ -19,7 +19,6 @@ from PySide6.QtCore import QObject, Signal
 from desktop_app.core.errors import StreamdeskError
 from desktop_app.core.profiles import Profile
 from desktop_app.core.providers.registry import get_provider
-from desktop_app.core.session import TurnSettings
 from desktop_app.qt.errors import describe
 from desktop_app.qt.profile_bar import ProfileBar
 from desktop_app.qt.services import AppServices
@@ -67,7 +66,6 @@ class ProfilePicker(QObject):
             system=profile.system_prompt or None,
             temperature=profile.temperature,
             max_tokens=profile.max_tokens,
-            settings=TurnSettings(),
         )
 
     def fill(self, current: str) -> None:

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from desktop_app.core import profiles as profiles_mod
 from desktop_app.core.errors import ConfigError, StreamdeskError
@@ -38,7 +38,10 @@ from desktop_app.core.secrets import (
     run_blocking,
 )
 from desktop_app.core.storage import HistoryStore
-from desktop_app.core.transport import StreamingClient
+
+if TYPE_CHECKING:
+    # Imported when the first client is built, after the first paint.
+    from desktop_app.core.transport import StreamingClient
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +217,8 @@ class AppServices:
             raise ConfigError("Streamdesk is closing.")
         task = self._clients.get(network)
         if task is None:
+            from desktop_app.core.transport import StreamingClient
+
             task = asyncio.ensure_future(
                 asyncio.to_thread(StreamingClient, network, trust_env=network.trust_env)
             )

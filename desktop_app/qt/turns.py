@@ -16,17 +16,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from desktop_app.core.errors import StorageError, StreamdeskError
 from desktop_app.core.events import StreamEvent, TurnEnded, TurnMetrics, TurnState
 from desktop_app.core.providers.base import ChatMessage, ChatRequest, Endpoint, Provider
-from desktop_app.core.session import TurnSettings, stream_turn
 from desktop_app.core.storage import HistoryStore, MessageStatus, StoredMessage
-from desktop_app.core.transport import StreamingClient
 from desktop_app.qt.answer_words import StreamOutcome, metrics_line
 from desktop_app.qt.chat_view import MessageView
+
+if TYPE_CHECKING:
+    # httpx is imported with the session, after the window is first shown
+    # (research/performance.md: keep the network stack off the first paint).
+    from desktop_app.core.session import TurnSettings
+    from desktop_app.core.transport import StreamingClient
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ class TurnTarget:
     system: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
-    settings: TurnSettings = field(default_factory=TurnSettings)
+    settings: TurnSettings | None = None  # None: the session's defaults
 
 
 class TargetProvider(Protocol):
@@ -175,7 +179,10 @@ def turn_source(
                 error=exc,
             )
             return
-        events = stream_turn(client, target.provider, request, endpoint, target.settings)
+        from desktop_app.core.session import TurnSettings, stream_turn
+
+        settings = target.settings or TurnSettings()
+        events = stream_turn(client, target.provider, request, endpoint, settings)
         async with contextlib.aclosing(events):
             async for event in events:
                 yield event

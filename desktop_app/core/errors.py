@@ -179,7 +179,7 @@ class ProviderError(StreamdeskError):
 
 class Interrupted(StreamdeskError):
     default_message = "The answer was cut off before it finished."
-    hint = "Use Continue to pick up where it stopped, or Retry to start again."
+    hint = "Use Continue to pick up where it stopped, or Regenerate to start again."
 
 
 # ---------------------------------------------------------------- storage, secrets, config

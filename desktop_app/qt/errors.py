@@ -53,7 +53,8 @@ def _describe_known(exc: core.StreamdeskError) -> tuple[str, str]:
         words = _server_words(exc.server_message)
         if words and words[:40].lower() not in sentence.lower():
             sentence = f"{sentence} The server said: “{words}”"
-        if isinstance(exc, core.RateLimited) and exc.retry_after and not hint:
+        generic = hint in ("", core.RateLimited.hint)
+        if isinstance(exc, core.RateLimited) and exc.retry_after and generic:
             hint = f"The server asks to wait {_seconds(exc.retry_after)} before trying again."
     elif isinstance(exc, core.ProviderError):
         # The core puts the server's message in str(); make it read as a report.

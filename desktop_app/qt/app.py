@@ -85,7 +85,15 @@ def run(*, self_test: bool = False, qt_args: list[str] | None = None) -> int:
             from desktop_app.qt.self_test import run_self_test
 
             return runner.run(run_self_test(app))
-        return runner.run(main(app))
+        try:
+            return runner.run(main(app))
+        except RuntimeError as exc:
+            # Qt quit under us (the desktop session ended): answers were saved
+            # on aboutToQuit; the next start shows them as interrupted.
+            if "stopped before Future completed" not in str(exc):
+                raise
+            log.info("the application quit before the window closed")
+            return 0
 
 
 async def main(app: object) -> int:
@@ -101,6 +109,9 @@ async def main(app: object) -> int:
     window = MainWindow(services, tasks)
     closing = asyncio.Event()
     window.closeRequested.connect(closing.set)
+    # The session is ending (logout): Qt stops its loop right after this signal,
+    # so save every streaming answer now, synchronously; the rest is best effort.
+    app.aboutToQuit.connect(window.chat.save_all)  # type: ignore[attr-defined]
     app.aboutToQuit.connect(closing.set)  # type: ignore[attr-defined]
     _stop_on_signals(loop, window)
     window.show()

@@ -237,7 +237,6 @@ class MainWindow(QMainWindow):
 
     def new_chat(self) -> None:
         self._save_draft()
-        self.sidebar.list.clearSelection()
         self.chat.new_chat()
         self.composer.focus_editor()
 
@@ -255,6 +254,8 @@ class MainWindow(QMainWindow):
         self._update_empty_state()
         if conversation_id:
             self.sidebar.select(conversation_id)
+        else:
+            self.sidebar.clear_current()
 
     def _save_draft(self) -> None:
         key = str(self.chat.current_id) if self.chat.current_id is not None else ""

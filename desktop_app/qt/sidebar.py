@@ -245,6 +245,14 @@ class Sidebar(QWidget):
             finally:
                 self._filling = False
 
+    def clear_current(self) -> None:
+        """No conversation is current (a new chat): clicking any row opens it again."""
+        self._filling = True
+        try:
+            self.list.setCurrentRow(-1)
+        finally:
+            self._filling = False
+
     def ids(self) -> list[str]:
         return [str(self.list.item(i).data(_ID_ROLE)) for i in range(self.list.count())]
 

@@ -142,3 +142,12 @@ def test_controls_have_accessible_names(qtbot: QtBot) -> None:
     sidebar = _sidebar(qtbot)
     for widget in (sidebar.new_button, sidebar.search, sidebar.list, sidebar.undo_bar.button):
         assert widget.accessibleName()
+
+
+def test_clear_current_lets_the_same_row_be_chosen_again(qtbot: QtBot) -> None:
+    sidebar = _sidebar(qtbot)
+    sidebar.clear_current()
+    assert sidebar.current_id() is None
+    with qtbot.waitSignal(sidebar.conversationSelected) as blocker:
+        sidebar.list.setCurrentRow(1)
+    assert blocker.args == ["c2"]

@@ -1,0 +1,261 @@
+"""The stream inspector dock: the frame table (checked by Qt's model tester while it
+grows, rotates and resets), the event-type filter, live following of a real stream,
+copying, saving a recording, the request section's masking, and the chart."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from desktop_app.core.events import TurnEnded, TurnState
+from desktop_app.core.inspector_model import COMMENT, InspectorModel
+from desktop_app.core.providers.base import ChatMessage, ChatRequest, Endpoint
+from desktop_app.core.providers.registry import get_provider
+from desktop_app.core.recording import load_recording
+from desktop_app.core.session import TurnSettings, stream_turn
+from desktop_app.core.transport import StreamingClient
+from desktop_app.qt.inspector import StreamInspector, http_text
+from desktop_app.qt.inspector_chart import TimelineChart, describe
+from desktop_app.qt.inspector_frames import (
+    COL_RAW,
+    COL_TYPE,
+    COL_TYPED,
+    FRAME_ROLE,
+    FrameTableModel,
+)
+from tests.core.byte_server import OPENAI_DONE, ByteServer, Pause, Reply, openai_delta, sse
+from tests.qt.conftest import wait_until
+
+KEY = "sk-qt-inspector-0123456789"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 10.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def started(clock: FakeClock, **kwargs: object) -> InspectorModel:
+    model = InspectorModel(provider=get_provider("openai"), secret=KEY, clock=clock, **kwargs)  # type: ignore[arg-type]
+    model.on_request(
+        "POST",
+        "http://127.0.0.1:1/v1/chat/completions",
+        {"Authorization": f"Bearer {KEY}", "Accept": "text/event-stream"},
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    model.on_response(200, {"content-type": "text/event-stream"})
+    return model
+
+
+def feed(clock: FakeClock, model: InspectorModel, *chunks: str, step: float = 0.05) -> None:
+    for chunk in chunks:
+        clock.now += step
+        model.on_chunk(chunk.encode(), clock.now)
+
+
+# ---------------------------------------------------------------- the table model
+
+
+def test_the_frame_table_passes_the_model_tester_as_it_grows_and_rotates(
+    qtmodeltester: ModelTester,
+) -> None:
+    clock = FakeClock()
+    model = started(clock, max_frames=6)
+    table = FrameTableModel()
+    table.set_source(model)
+    qtmodeltester.check(table)  # stays attached: every later change is checked too
+    feed(clock, model, openai_delta("a"), ": ping\n\n")
+    table.refresh()
+    assert table.rowCount() == 2
+    feed(clock, model, openai_delta("b"))
+    table.refresh()
+    assert [table.frame(r).index for r in range(table.rowCount())] == [0, 1, 2]  # type: ignore[union-attr]
+    for n in range(6):  # past max_frames: the latest half rotates
+        feed(clock, model, openai_delta(f"t{n}"))
+        table.refresh()
+        assert [table.frame(r).index for r in range(table.rowCount())] == [  # type: ignore[union-attr]
+            f.index for f in model.frames
+        ]
+    feed(clock, model, *(openai_delta(f"u{n}") for n in range(5)))
+    table.refresh()  # several rotated at once
+    assert [table.frame(r).index for r in range(table.rowCount())] == [
+        f.index for f in model.frames
+    ]  # type: ignore[union-attr]
+    assert table.rowCount() == 6
+    table.set_source(None)
+    assert table.rowCount() == 0
+    index = table.index(0, 0)
+    assert not index.isValid()
+
+
+def test_cells_say_what_each_frame_was_and_became() -> None:
+    clock = FakeClock()
+    model = started(clock)
+    feed(clock, model, ": hi\n\n", openai_delta(f"key {KEY}"), "event: ping\ndata: {}\n\n")
+    table = FrameTableModel()
+    table.set_source(model)
+    assert [table.index(r, COL_TYPE).data() for r in range(3)] == [COMMENT, "message", "ping"]
+    assert table.index(1, COL_TYPED).data() == 'text "key ***"'
+    assert table.index(0, COL_TYPED).data() == "keep-alive"
+    assert table.index(1, 1).data() == "0.100"
+    raw_tip = table.index(1, COL_RAW).data(Qt.ItemDataRole.ToolTipRole)
+    assert raw_tip.startswith("data: ")
+    assert KEY not in raw_tip  # the raw frame is masked on screen too
+    assert table.index(2, 0).data(FRAME_ROLE).keepalive
+    assert table.headerData(COL_TYPE, Qt.Orientation.Horizontal) == "Type"
+
+
+# ---------------------------------------------------------------- the dock
+
+
+def test_the_filter_shows_one_event_type(qtbot: QtBot) -> None:
+    clock = FakeClock()
+    model = started(clock)
+    feed(
+        clock, model, openai_delta("a"), "event: ping\ndata: {}\n\n", openai_delta("b"), OPENAI_DONE
+    )
+    dock = StreamInspector()
+    qtbot.addWidget(dock)
+    dock.show_model(model)
+    items = [dock.type_filter.itemText(i) for i in range(dock.type_filter.count())]
+    assert items == ["All event types", "message", "ping"]
+    dock.type_filter.setCurrentIndex(2)
+    assert dock.table.model().rowCount() == 1
+    assert dock.count_label.text() == "1 of 4 frames"
+    dock.type_filter.setCurrentIndex(0)
+    assert dock.table.model().rowCount() == 4
+    assert dock.count_label.text() == "4 frames"
+
+
+def test_copy_frame_copy_stream_and_save_a_recording(qtbot: QtBot, tmp_path: Path) -> None:
+    clock = FakeClock()
+    model = started(clock)
+    feed(clock, model, openai_delta("Hi"), OPENAI_DONE)
+    clock.now += 0.1
+    model.on_end(TurnState.COMPLETE)
+    dock = StreamInspector()
+    qtbot.addWidget(dock)
+    dock.show_model(model)
+    assert not dock.copy_frame_button.isEnabled()
+    dock.select_row(1)
+    assert dock.copy_frame_button.isEnabled()
+    assert dock.detail.toPlainText().startswith("data: [DONE]\n\n→ end of stream")
+    dock.copy_frame()
+    assert QGuiApplication.clipboard().text() == "data: [DONE]\n\n"
+    dock.copy_stream()
+    assert QGuiApplication.clipboard().text() == openai_delta("Hi") + OPENAI_DONE
+    file = tmp_path / "saved.jsonl"
+    with qtbot.waitSignal(dock.recordingSaved) as saved:
+        assert dock.save_recording(str(file))
+    assert saved.args == [str(file)]
+    recording = load_recording(file)
+    assert recording.body() == (openai_delta("Hi") + OPENAI_DONE).encode()
+    assert KEY not in file.read_text()
+    with qtbot.waitSignal(dock.problemReported) as problem:
+        assert not dock.save_recording(str(tmp_path / "missing" / "x.jsonl"))
+    assert "could not be saved" in problem.args[0]
+
+
+def test_the_request_section_shows_masked_headers_body_and_response() -> None:
+    clock = FakeClock()
+    model = started(clock)
+    text = http_text(model.exchanges)
+    assert "POST http://127.0.0.1:1/v1/chat/completions" in text
+    assert "Authorization: Bearer ***" in text
+    assert KEY not in text
+    assert '"content": "hi"' in text
+    assert "Response: HTTP 200 at" in text
+    assert "content-type: text/event-stream" in text
+
+
+def test_an_empty_dock_and_notes_for_what_was_not_kept(qtbot: QtBot) -> None:
+    dock = StreamInspector()
+    qtbot.addWidget(dock)
+    assert "Select an answer" in dock.summary.text()
+    assert not dock.save_button.isEnabled()
+    clock = FakeClock()
+    model = started(clock, max_frames=4, max_bytes=100)
+    feed(clock, model, *(openai_delta(str(n)) for n in range(8)))
+    dock.show_model(model)
+    assert not dock.note.isHidden()
+    assert "4 frames in the middle are not kept" in dock.note.text()
+    assert "bytes left out" in dock.note.text()
+    assert "Streaming…" in dock.summary.text()
+    dock.show_model(None)
+    assert model.listener is None  # the dock let go of the model it no longer shows
+
+
+@pytest.mark.asyncio
+async def test_the_dock_follows_a_live_stream_and_keeps_it_when_it_ends(qtbot: QtBot) -> None:
+    body = [
+        *sse(openai_delta("One ")),
+        Pause(0.3),
+        *sse(": keep-alive\n\n", openai_delta("two"), OPENAI_DONE),
+    ]
+    dock = StreamInspector()
+    qtbot.addWidget(dock)
+    model = InspectorModel(provider=get_provider("openai"), secret=KEY, stall_threshold=0.2)
+    dock.show_model(model)
+    dock.show()
+    request = ChatRequest((ChatMessage("user", "hi"),), "m")
+    async with ByteServer(Reply(body=body)) as server:
+        endpoint = Endpoint(server.url("/v1"), api_key=KEY)
+        async with StreamingClient(trust_env=False) as client, asyncio.timeout(10):
+            turn = stream_turn(
+                client, get_provider("openai"), request, endpoint, TurnSettings(), model
+            )
+            async for event in turn:
+                if isinstance(event, TurnEnded):
+                    model.finish(event)
+                    break
+                if model.frame_count == 1:  # mid-stream: the dock catches up on its own
+                    await wait_until(lambda: dock.table.model().rowCount() == 1, timeout=2)
+                    assert dock._live_timer.isActive()
+                    assert "Streaming…" in dock.summary.text()
+            await turn.aclose()
+    await wait_until(lambda: dock.table.model().rowCount() == 4, timeout=2)
+    await wait_until(lambda: "Complete" in dock.summary.text(), timeout=2)
+    assert not dock._live_timer.isActive()
+    assert "1 stall" in dock.summary.text()
+    assert "1 keep-alive" in dock.summary.text()
+    assert "Authorization: Bearer ***" in dock.http_text.toPlainText()
+    assert dock.chart.timeline is not None
+    assert dock.chart.timeline.end_state is TurnState.COMPLETE
+    image = dock.grab().toImage()
+    assert not image.isNull()
+
+
+# ---------------------------------------------------------------- the chart
+
+
+def test_the_chart_paints_every_state_and_says_it_in_words(qtbot: QtBot) -> None:
+    chart = TimelineChart()
+    qtbot.addWidget(chart)
+    chart.resize(500, 170)
+    chart.set_timeline(None)
+    assert not chart.grab().isNull()
+    assert chart.accessibleDescription() == "No stream yet."
+    clock = FakeClock()
+    model = started(clock, stall_threshold=0.5)
+    feed(clock, model, openai_delta("a"), ": k\n\n", openai_delta("b"))
+    feed(clock, model, openai_delta("c"), step=1.0)
+    model.on_reconnect("http://h/s", "41")
+    live = model.timeline()
+    chart.set_timeline(live, now=5.0)  # a silence going on
+    assert not chart.grab().isNull()
+    clock.now += 1
+    model.on_end(TurnState.FAILED)
+    chart.set_timeline(model.timeline())
+    assert not chart.grab().isNull()
+    words = describe(model.timeline())
+    assert words.startswith("3 tokens, first token at")
+    assert "longest gap 1 s, 2 stalls, 1 keep-alive, 1 reconnect." in words
+    assert words.endswith("Failed.")

@@ -19,8 +19,12 @@ recorded exchange that matches it; a request matching only the first starts
 over, so a recording can be replayed any number of times.
 
 Each chunk is one write, sent when due: ``t / speed`` after the request
-(``speed`` 0: at once, with ``ZERO_SPEED_GAP`` between chunks so the client
-still reads them apart; ``benchmarks/bench_replay.py`` measures both). A body
+(``speed`` 0: one after the other at once). Every write is one HTTP chunk
+of a chunked body, so a client that reads chunks (httpx/h11 yields one read
+per chunk) sees the recorded boundaries even when TCP coalesces the writes:
+``benchmarks/bench_replay.py`` measured 100 % of boundaries kept at speed 0
+with no pause between writes, so ``ZERO_SPEED_GAP`` is 0 (set it to pace
+writes apart for clients that read the socket without chunk framing). A body
 that was cut off is cut off again (the connection closes without the end of
 the chunked body); one the client gave up waiting on goes silent until the
 client leaves. ``Content-Length``, ``Transfer-Encoding``, ``Content-Encoding``
@@ -54,7 +58,7 @@ if TYPE_CHECKING:
     from server_stub.embedded import RunningStub
 
 H_REPLAY = "x-stub-replay"
-ZERO_SPEED_GAP = 0.001  # seconds between chunks at --speed 0 (see the module docstring)
+ZERO_SPEED_GAP = 0.0  # seconds between writes at --speed 0 (see the module docstring)
 MAX_SILENCE = 600.0  # a "silence" ending waits at most this long for the client to leave
 _SKIPPED_HEADERS = frozenset(
     {
@@ -283,7 +287,7 @@ async def _play(exchange: ReplayExchange, speed: float, start: float, send: Send
     for index, (delay, data) in enumerate(exchange.chunks):
         if speed > 0:
             await until(delay)
-        elif index:
+        elif index and ZERO_SPEED_GAP > 0:
             await asyncio.sleep(ZERO_SPEED_GAP)
         await send({"type": "http.response.body", "body": data, "more_body": True})
     if exchange.ending == "drop":

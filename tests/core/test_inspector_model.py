@@ -343,3 +343,27 @@ def test_describe_names_every_kind_of_event() -> None:
         describe(ProviderFailed("boom", "overloaded_error"))
         == "server error [overloaded_error]: boom"
     )
+
+
+# ---------------------------------------------------------------- the log of recent answers
+
+
+def test_the_log_keeps_recent_answers_and_never_drops_a_live_one() -> None:
+    from desktop_app.core.inspections import InspectionLog
+
+    log = InspectionLog(max_answers=2)
+    live = log.start("1", provider=get_provider("openai"), secret=KEY)
+    live.on_request("POST", "http://h/v1/chat/completions", {}, None)  # streaming, not ended
+    done = log.start("2", provider=None)
+    done.on_request("POST", "http://h/", {}, None)
+    done.on_end(TurnState.COMPLETE)
+    log.start("3", provider=None)
+    assert log.get("1") is live  # the live one stayed, the finished one went
+    assert log.get("2") is None
+    assert len(log) == 2
+    stored = live.to_json()
+    again = log.load("4", stored)
+    assert again.exchanges[0].request.path == "/v1/chat/completions"
+    assert log.get("4") is again
+    log.forget("4")
+    assert log.get("4") is None

@@ -337,3 +337,12 @@ def test_replay_target_sends_the_turn_to_the_recorded_path(
     assert replay_target(rec, "http://stub:1/") == expected
     with pytest.raises(InvalidRecording):
         replay_target(Recording(entries=()), "http://stub:1")
+
+
+def test_the_documented_example_is_a_valid_recording() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "recording-format.md").read_text()
+    example = doc.split("### Example\n\n```json\n", 1)[1].split("```", 1)[0]
+    rec = loads_recording(example)
+    assert rec.provider == "openai"
+    assert "€" in rec.body().decode("utf-8")
+    assert [c.data[-2:] for c in rec.chunks][1] == "€".encode()[:2]

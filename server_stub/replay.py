@@ -301,24 +301,6 @@ async def _play(exchange: ReplayExchange, speed: float, start: float, send: Send
 # ---------------------------------------------------------------- the command line
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--replay FILE`` and ``--speed X`` for ``streamdesk-stub``."""
-    parser.add_argument(
-        "--replay",
-        metavar="FILE",
-        help="serve this recording (from `streamdesk ask --record` or the stream inspector) on "
-        "its recorded path and method, for any request body; other paths work as usual",
-    )
-    parser.add_argument(
-        "--speed",
-        type=_non_negative,
-        default=1.0,
-        metavar="X",
-        help="replay pacing: 1 = as recorded, 2 = twice as fast, 0 = as fast as possible "
-        "(default 1)",
-    )
-
-
 def configure(app: Starlette, args: argparse.Namespace) -> str | None:
     """Apply ``--replay``/``--speed`` to ``app``; returns a problem sentence, or None."""
     if getattr(args, "replay", None) is None:
@@ -329,13 +311,3 @@ def configure(app: Starlette, args: argparse.Namespace) -> str | None:
         return f"cannot replay: {exc}"
     enable_replays(app).serve(recording, args.speed)
     return None
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value

@@ -11,7 +11,6 @@ order; per-request replays by token; pass-through of other paths; endings
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -186,7 +185,7 @@ def test_any_body_on_the_recorded_path_gets_the_recording_and_other_paths_the_st
 def test_a_registered_recording_answers_requests_carrying_its_token(
     stub: RunningStub, client: httpx.Client, tmp_path: Path
 ) -> None:
-    deck = replay.enable_replays(stub.app)  # the shared stub has served requests already
+    deck = replay.enable_replays(stub.app)  # every stub can replay: this is its deck
     assert deck is stub.app.state.replays
     token = deck.register(parse(recording_text("data: mine\n\n").encode()), speed=0)
     try:
@@ -287,24 +286,57 @@ def test_the_pacing_follows_the_speed(tmp_path: Path, client: httpx.Client) -> N
 
 
 def test_the_command_line_options(tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser()
-    replay.add_arguments(parser)
+    from server_stub.__main__ import build_parser
+    from server_stub.app import create_app
+
+    parser = build_parser()
     assert parser.parse_args([]).replay is None
     args = parser.parse_args(["--replay", str(tmp_path / "missing.jsonl"), "--speed", "2"])
     assert args.speed == 2.0
-    from server_stub.app import create_app
-
     problem = replay.configure(create_app(), args)
     assert problem is not None
     assert "cannot replay" in problem
     assert "missing.jsonl" in problem
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--speed", "-1"])
     good = tmp_path / "ok.jsonl"
     good.write_text(recording_text("data: x\n\n"))
     app = create_app()
     assert replay.configure(app, parser.parse_args(["--replay", str(good)])) is None
     assert app.state.replays.always is not None
+
+
+def test_streamdesk_stub_replay_serves_a_recording_as_a_process(tmp_path: Path) -> None:
+    file = tmp_path / "r.jsonl"
+    file.write_text(recording_text("data: from the file\n\n"))
+    command = [sys.executable, "-m", "server_stub", "--replay", str(file), "--speed", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            answer = client.post(url + "/v1/chat/completions", json={"anything": 1})
+            assert answer.content == b"data: from the file\n\n"
+            assert client.get(url + "/healthz").json()["status"] == "ok"
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    assert f"replaying {file} at speed 0" in err
+    bad = subprocess.run(
+        [sys.executable, "-m", "server_stub", "--replay", str(tmp_path / "nope.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "cannot replay" in bad.stderr
+    speed = subprocess.run(
+        [sys.executable, "-m", "server_stub", "--speed", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert speed.returncode == 2
 
 
 @pytest.mark.parametrize(

@@ -6,5 +6,6 @@ Entry points: ``server_stub.embedded.start_stub`` (in-process, a background thre
 
 Modules: ``app`` (routes) → ``handlers`` (request flow) → ``turn`` (format-neutral script, from
 ``scenarios`` + ``content`` + ``tokens``) → ``formats/`` (wire bytes) → ``streaming`` (timed
-writes, paced by ``pacing``); ``resume`` keeps generic streams for ``Last-Event-ID``.
+writes, paced by ``pacing``); ``resume`` keeps generic streams for ``Last-Event-ID``;
+``replay`` (with ``replay_file``) serves recordings in front of the routes.
 """

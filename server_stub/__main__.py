@@ -72,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow --host to be a non-loopback interface (anyone on the network can connect)",
     )
+    p.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="serve this recording (from `streamdesk ask --record` or the stream inspector) on "
+        "its recorded method and path, for any request body; other paths work as usual",
+    )
+    p.add_argument(
+        "--speed",
+        type=_non_negative,
+        default=1.0,
+        metavar="X",
+        help="replay pacing: 1 as recorded, 2 twice as fast, 0 as fast as possible (default 1)",
+    )
     p.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
     return p
 
@@ -116,19 +129,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         stall_seconds=args.stall_seconds,
         api_key=args.api_key,
     )
+    app = create_app(settings)
+    if args.replay is not None:
+        from server_stub import replay
+
+        problem = replay.configure(app, args)
+        if problem is not None:
+            print(f"streamdesk-stub: {problem}", file=sys.stderr)
+            return 2
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
         print(f"streamdesk-stub: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    server = make_server(create_app(settings), embedded=False)
+    server = make_server(app, embedded=False)
     print(url_of(sock), flush=True)
-    print(
-        f"streamdesk-stub: scenario {found.name}, {settings.tokens_per_second:g} tokens/s; "
-        "Ctrl+C to stop",
-        file=sys.stderr,
-        flush=True,
-    )
+    doing = f"scenario {found.name}, {settings.tokens_per_second:g} tokens/s"
+    if args.replay is not None:
+        doing = f"replaying {args.replay} at speed {args.speed:g}; otherwise {doing}"
+    print(f"streamdesk-stub: {doing}; Ctrl+C to stop", file=sys.stderr, flush=True)
     try:
         asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from server_stub import handlers, scenarios
 from server_stub.formats import anthropic, openai
+from server_stub.replay import enable_replays
 from server_stub.settings import DEMO_MODEL, StubSettings
 from server_stub.state import StubState
 from server_stub.streaming import install_log_filter
@@ -71,4 +72,5 @@ def create_app(settings: StubSettings | None = None) -> Starlette:
         ]
     )
     app.state.stub = StubState(settings)
+    enable_replays(app)  # recordings on demand: --replay, or X-Stub-Replay (the window)
     return app

@@ -31,7 +31,10 @@ class InspectionLog:
     def start(
         self, message_id: str, *, provider: Provider | None, secret: str | None = None
     ) -> InspectorModel:
-        """A fresh model for an answer about to stream (it replaces an earlier one: Continue)."""
+        """A fresh model for an answer about to stream (it replaces an earlier one: Continue).
+
+        The key may be given later (``model.set_secret``), before the first request.
+        """
         model = InspectorModel(provider=provider, secret=secret)
         self.put(message_id, model)
         return model

@@ -130,6 +130,11 @@ class InspectorModel:
         self._parser: StreamParser | None = provider.new_parser() if provider else None
         self._resuming = False
 
+    def set_secret(self, secret: str | None) -> None:
+        """The key to mask, when it is known only once the turn has its endpoint."""
+        self._secret = secret if secret and len(secret) >= 4 else None
+        self.recorder.set_secret(secret)
+
     # ------------------------------------------------------------ TurnObserver
 
     def on_request(

@@ -75,6 +75,10 @@ class RecordingObserver:
     def state(self) -> TurnState | None:
         return self._state
 
+    def set_secret(self, secret: str | None) -> None:
+        """The key to keep out, when it is known only after the observer was made."""
+        self._secret = secret if secret and len(secret) >= 4 else None
+
     @property
     def last_entry(self) -> Entry | None:
         """The entry just recorded (as scrubbed), for observers built on this one."""

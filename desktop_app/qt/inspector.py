@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMainWindow,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -358,3 +360,22 @@ def http_text(exchanges: list[Exchange]) -> str:
             lines += [f"{name}: {value}" for name, value in response.headers.items()]
         blocks.append("\n".join(lines))
     return "\n\n\n".join(blocks)
+
+
+def add_inspector_dock(window: QMainWindow, menu: QMenu | None = None) -> StreamInspector:
+    """The inspector docked on the right of ``window``, hidden, toggled from ``menu``
+    ("Stream inspector", Ctrl+Shift+I anywhere in the window)."""
+    dock = StreamInspector(window)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    dock.hide()
+    toggle = dock.toggleViewAction()
+    toggle.setText("Stream &inspector")
+    toggle.setObjectName("action_stream_inspector")
+    toggle.setShortcut(QKeySequence("Ctrl+Shift+I"))
+    toggle.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    toggle.setStatusTip("Show what came over the wire for the answer")
+    window.addAction(toggle)
+    if menu is not None:
+        menu.addSeparator()
+        menu.addAction(toggle)
+    return dock

@@ -259,3 +259,74 @@ def test_the_chart_paints_every_state_and_says_it_in_words(qtbot: QtBot) -> None
     assert words.startswith("3 tokens, first token at")
     assert "longest gap 1 s, 2 stalls, 1 keep-alive, 1 reconnect." in words
     assert words.endswith("Failed.")
+
+
+# ---------------------------------------------------------------- wiring into the window
+
+
+def test_the_dock_installs_hidden_with_a_view_menu_toggle(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QMainWindow
+
+    from desktop_app.qt.inspector import add_inspector_dock
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    view = window.menuBar().addMenu("&View")
+    dock = add_inspector_dock(window, view)
+    window.show()
+    assert dock.isHidden()
+    toggle = next(a for a in view.actions() if a.objectName() == "action_stream_inspector")
+    assert toggle.shortcut().toString() == "Ctrl+Shift+I"
+    toggle.trigger()
+    assert dock.isVisible()
+    toggle.trigger()
+    assert dock.isHidden()
+
+
+@pytest.mark.asyncio
+async def test_the_offline_stub_answers_the_next_prompt_with_a_chosen_recording(
+    tmp_path: Path,
+) -> None:
+    from desktop_app.core.errors import ConfigError
+    from desktop_app.core.recording import InvalidRecording
+    from desktop_app.qt.offline_answers import (
+        recording_answer,
+        scenario_answer,
+        scenario_choices,
+    )
+    from server_stub.embedded import start_stub
+
+    assert scenario_answer("rate_limited").headers == {"X-Stub-Scenario": "http_429_retry_after"}
+    assert "split_utf8" in dict(scenario_choices())
+    with pytest.raises(ConfigError, match="no scenario called"):
+        scenario_answer("nonsense")
+    recorded = InspectorModel(provider=get_provider("anthropic"))
+    recorded.on_request("POST", "http://real.example/v1/messages", {}, {"model": "claude"})
+    recorded.on_response(200, {"content-type": "text/event-stream"})
+    recorded.on_chunk(
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"text_delta","text":"From the recording"}}\n\n'
+        b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+        recorded.recorder.time_of(None) + 0.01,
+    )
+    recorded.on_end(TurnState.COMPLETE)
+    file = tmp_path / "chosen.jsonl"
+    recorded.recording().save(file)
+    stub = await asyncio.to_thread(start_stub)
+    try:
+        answer = recording_answer(stub.app, stub.url, file, speed=0)
+        assert answer.provider == "anthropic"
+        assert answer.base_url == stub.url + "/v1"
+        endpoint = Endpoint(answer.base_url, extra_headers=dict(answer.headers))
+        request = ChatRequest((ChatMessage("user", "anything"),), "demo", max_tokens=10)
+        async with StreamingClient(trust_env=False) as client, asyncio.timeout(10):
+            events = [
+                e async for e in stream_turn(client, get_provider("anthropic"), request, endpoint)
+            ]
+        end = events[-1]
+        assert isinstance(end, TurnEnded)
+        assert end.text == "From the recording"
+        with pytest.raises(InvalidRecording):
+            recording_answer(stub.app, stub.url, tmp_path / "missing.jsonl")
+    finally:
+        await asyncio.to_thread(stub.stop)

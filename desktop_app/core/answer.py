@@ -4,19 +4,44 @@ It joins content deltas in arrival order and assembles tool calls from their
 fragments (by ``index``; the first fragment names the call). Plain data, no
 I/O: ``core.turn`` feeds it, ``TurnEnded`` carries what it holds, and nothing
 received is ever dropped from it.
+
+Deltas are small (a token is a few characters) but a ``str`` object costs
+about 50 bytes on its own, so a list of a million deltas would hold ten to
+thirty times the text. ``_Text`` joins every few hundred pieces into one
+string as they arrive, which keeps memory near the size of the text itself.
 """
 
 from __future__ import annotations
 
 from desktop_app.core.events import ContentEvent, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
 
+JOIN_EVERY = 256  # pieces kept apart before they are joined into one string
+
+
+class _Text:
+    """Text pieces in order, joined in batches so each piece does not stay an object."""
+
+    def __init__(self) -> None:
+        self._joined: list[str] = []
+        self._pieces: list[str] = []
+
+    def append(self, piece: str) -> None:
+        pieces = self._pieces
+        pieces.append(piece)
+        if len(pieces) >= JOIN_EVERY:
+            self._joined.append("".join(pieces))
+            pieces.clear()
+
+    def __str__(self) -> str:
+        return "".join(self._joined) + "".join(self._pieces)
+
 
 class Answer:
     """Accumulates the content events of one turn."""
 
     def __init__(self) -> None:
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
+        self._text = _Text()
+        self._reasoning = _Text()
         self._tools: dict[int, tuple[str | None, str | None, list[str]]] = {}
 
     def add(self, event: ContentEvent) -> bool:
@@ -36,11 +61,11 @@ class Answer:
 
     @property
     def text(self) -> str:
-        return "".join(self._text)
+        return str(self._text)
 
     @property
     def reasoning(self) -> str:
-        return "".join(self._reasoning)
+        return str(self._reasoning)
 
     def tool_calls(self) -> tuple[ToolCall, ...]:
         return tuple(

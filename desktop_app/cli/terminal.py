@@ -7,8 +7,10 @@ terminals, answer back into the shell. ``TerminalSanitizer`` removes them from
 a stream of text pieces; a sequence split across pieces is still removed whole.
 
 - To a terminal (``strict=True``): ESC sequences (CSI, OSC, DCS, SOS, PM, APC
-  and two-character escapes), C1 controls (U+0080-U+009F), DEL and every C0
-  control except ``\\n`` and ``\\t`` are dropped.
+  and two-character escapes), C1 controls (U+0080-U+009F), DEL, every C0
+  control except ``\\n`` and ``\\t``, and the bidirectional embedding,
+  override and isolate controls (U+202A-U+202E, U+2066-U+2069: they reorder
+  what the terminal shows, as in "Trojan Source", CVE-2021-42574) are dropped.
 - To a pipe or file (``strict=False``): ESC sequences and C1 controls are
   dropped (a later ``cat`` to a terminal stays safe); other C0 controls
   (``\\r``, ``\\b`` ...) are kept, since the bytes are data there.
@@ -24,6 +26,7 @@ _ST = "\x9c"  # C1 string terminator
 _CSI_C1 = "\x9b"
 _STRING_C1 = frozenset("\x90\x98\x9d\x9e\x9f")  # DCS, SOS, OSC, PM, APC
 _STRING_INTRODUCERS = frozenset("]PX^_")  # after ESC: OSC, DCS, SOS, PM, APC
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _MAX_CSI = 64  # a real CSI sequence is short; beyond this it was not one
 _MAX_STRING = 4096  # OSC 52 clipboard payloads can be long; stop swallowing text after this
 
@@ -101,7 +104,7 @@ def _is_control(ch: str, strict: bool) -> bool:
         return True
     if not strict:
         return False
-    return (code < 0x20 and ch not in "\n\t") or code == 0x7F
+    return (code < 0x20 and ch not in "\n\t") or code == 0x7F or ch in _BIDI_CONTROLS
 
 
 def _is_plain(text: str, strict: bool) -> bool:
@@ -112,6 +115,8 @@ def _is_plain(text: str, strict: bool) -> bool:
         if not strict:
             return _ESC not in text
         return text.replace("\n", "").replace("\t", "").isprintable()
+    if strict and not _BIDI_CONTROLS.isdisjoint(text):
+        return False
     return not any(
         _is_control(ch, strict) for ch in text if ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F
     )

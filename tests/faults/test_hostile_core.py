@@ -75,10 +75,12 @@ async def test_a_million_tiny_events_complete_with_memory_bounded_by_the_payload
 @pytest.mark.asyncio
 async def test_tiny_events_under_tracemalloc_stay_within_the_bound() -> None:
     parts, payload = body(50_000)
+    warm_up, _ = body(1000)
     async with (
-        ByteServer(Reply(body=parts)) as server,
+        ByteServer([Reply(body=warm_up), Reply(body=parts)]) as server,
         StreamingClient(NetworkSettings(trust_env=False), trust_env=False) as client,
     ):
+        await run_generic(server.url("/chat"), client)  # lazy imports and the pool: not the turn
         tracemalloc.start()
         try:
             deltas, _chars, end = await run_generic(server.url("/chat"), client)

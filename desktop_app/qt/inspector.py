@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFontDatabase, QGuiApplication, QKeySequence
@@ -75,6 +76,17 @@ class StreamInspector(QDockWidget):
         self._live_timer = QTimer(self)
         self._live_timer.setInterval(LIVE_TICK_MS)
         self._live_timer.timeout.connect(self._tick)
+        # The model holds only a weak reference to us: a strong one would make a cycle
+        # (dock -> model -> dock) that Python's collector may free on another thread,
+        # destroying our timers there.
+        this = weakref.WeakMethod(self._schedule_refresh)
+
+        def listener() -> None:
+            method = this()
+            if method is not None:
+                method()
+
+        self._listener = listener
         self._build()
         self.show_model(None)
 
@@ -174,11 +186,11 @@ class StreamInspector(QDockWidget):
     def show_model(self, model: InspectorModel | None) -> None:
         """Inspect this answer's stream (live or finished); None shows an empty panel."""
         previous = self._model
-        if previous is not None and previous.listener == self._schedule_refresh:
+        if previous is not None and previous.listener is self._listener:
             previous.listener = None
         self._model = model
         if model is not None:
-            model.listener = self._schedule_refresh
+            model.listener = self._listener
         self._table.set_source(model)
         self.type_filter.blockSignals(True)
         self.type_filter.clear()

@@ -5,6 +5,8 @@ copying, saving a recording, the request section's masking, and the chart."""
 from __future__ import annotations
 
 import asyncio
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,18 @@ from tests.core.byte_server import OPENAI_DONE, ByteServer, Pause, Reply, openai
 from tests.qt.conftest import wait_until
 
 KEY = "sk-qt-inspector-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread() -> Iterator[None]:
+    """Free what a test left in reference cycles now, on this thread.
+
+    An async test's qasync loop (whose timers are QObjects) can end up in a
+    cycle; left to the collector, a later test's stub thread may free it and
+    Qt warns "Timers cannot be stopped from another thread" in that test.
+    """
+    yield
+    gc.collect()
 
 
 class FakeClock:

@@ -411,3 +411,13 @@ async def test_an_unwritable_record_file_is_a_usage_error_before_any_request(
         assert server.requests == []
     assert result.code == 2
     assert "--record:" in result.err
+
+
+@pytest.mark.asyncio
+async def test_raw_and_record_together_both_see_every_byte(tmp_path: Path) -> None:
+    record = tmp_path / "raw.jsonl"
+    async with ByteServer(STREAM) as server:
+        result = await ask("hi", *openai(server, "--raw", "--record", str(record), "--no-save"))
+    assert result.code == 0
+    assert result.out.count("event: message") == 3
+    assert load_recording(record).body() == b"".join(STREAM.body)  # type: ignore[arg-type]

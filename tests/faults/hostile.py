@@ -66,11 +66,21 @@ def markup(base: str) -> str:
 
 
 def nested(depth: int) -> str:
-    """Lists, quotes and both interleaved, ``depth`` levels deep."""
-    quotes = ">" * depth + " deep quote\n\n"
-    lists = "".join("  " * i + "- level\n" for i in range(depth)) + "\n"
-    mixed = "".join("> " * i + "- mixed\n" for i in range(0, depth, 10)) + "\n"
-    return quotes + lists + mixed + "the end"
+    """Quotes, lists, ordered lists and both interleaved, each ``depth`` levels deep.
+
+    CommonMark nests a container on one line (``> > x``, ``- - x``), so the
+    text grows linearly with the depth.
+    """
+    return (
+        "> " * depth
+        + "deep quote\n\n"
+        + "- " * depth
+        + "deep item\n\n"
+        + "1. " * depth
+        + "deep number\n\n"
+        + "> - " * (depth // 2)
+        + "deep mix\n\nthe end"
+    )
 
 
 def pieces_of(text: str, size: int) -> list[str]:

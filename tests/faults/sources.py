@@ -160,7 +160,7 @@ def _openai_body() -> list[bytes]:
 
 
 @contextlib.asynccontextmanager
-async def _scripted(
+async def scripted(
     replies: Reply | list[Reply] | Callable[[RecordedRequest], Reply],
     provider: str = "openai",
     full: str = FULL_TEXT,
@@ -187,20 +187,20 @@ async def _scripted(
 @fault("stall_before_first_token")
 def _stall_first(stub: FaultStub) -> contextlib.AbstractAsyncContextManager[Target]:
     # Headers at once, then silence: no byte, no keep-alive.
-    return _scripted(Reply(body=[], ending="hang"))
+    return scripted(Reply(body=[], ending="hang"))
 
 
 @fault("html_page_200")
 def _html_200(stub: FaultStub) -> contextlib.AbstractAsyncContextManager[Target]:
     page = b"<!doctype html><html><head><title>Sign in</title></head><body>Sign in to continue</body></html>"
-    return _scripted(
+    return scripted(
         Reply(headers=(("Content-Type", "text/html"),), body=[page], framing="length"), full=""
     )
 
 
 @fault("never_closes_after_terminator")
 def _never_closes(stub: FaultStub) -> contextlib.AbstractAsyncContextManager[Target]:
-    return _scripted(Reply(body=_openai_body(), ending="hang"))
+    return scripted(Reply(body=_openai_body(), ending="hang"))
 
 
 TRICKLE_PIECES = ["Naïve ", "bytes, ", "one ", "by ", "one 🙂."]
@@ -220,7 +220,7 @@ def _trickle(stub: FaultStub) -> contextlib.AbstractAsyncContextManager[Target]:
     for i in range(len(whole)):
         body += [whole[i : i + 1], Pause(0.001)]
     # No chunked framing: each byte goes on the wire alone, as the server trickles it.
-    return _scripted(Reply(body=body, framing="close"), full="".join(TRICKLE_PIECES))
+    return scripted(Reply(body=body, framing="close"), full="".join(TRICKLE_PIECES))
 
 
 # Generic-format streams that carry ids and name a resume URL, for the resume rows.
@@ -260,7 +260,7 @@ def _resume_script(drops: list[int], resume: Reply | None) -> Callable[[Recorded
 
 @fault("resume_after_several_drops")
 def _resume_several(stub: FaultStub) -> contextlib.AbstractAsyncContextManager[Target]:
-    return _scripted(_resume_script([1, 2, 4], None), "generic", GENERIC_TEXT)
+    return scripted(_resume_script([1, 2, 4], None), "generic", GENERIC_TEXT)
 
 
 @fault("resume_url_404")
@@ -271,17 +271,17 @@ def _resume_404(stub: FaultStub) -> contextlib.AbstractAsyncContextManager[Targe
         body=[json.dumps({"error": "no such stream"}).encode()],
         framing="length",
     )
-    return _scripted(_resume_script([2], gone), "generic", GENERIC_TEXT, "One, two, ")
+    return scripted(_resume_script([2], gone), "generic", GENERIC_TEXT, "One, two, ")
 
 
 @fault("resume_url_204")
 def _resume_204(stub: FaultStub) -> contextlib.AbstractAsyncContextManager[Target]:
     nothing = Reply(status=204, headers=(), body=[], framing="length")
-    return _scripted(_resume_script([2], nothing), "generic", GENERIC_TEXT, "One, two, ")
+    return scripted(_resume_script([2], nothing), "generic", GENERIC_TEXT, "One, two, ")
 
 
 @fault("drop_without_resume_url")
 def _drop_no_url(stub: FaultStub) -> contextlib.AbstractAsyncContextManager[Target]:
     # Event ids, but no Content-Location: nowhere to resume from.
     reply = Reply(body=_generic(0, 2, retry=True), ending="close")
-    return _scripted(reply, "generic", GENERIC_TEXT, "One, two, ")
+    return scripted(reply, "generic", GENERIC_TEXT, "One, two, ")

@@ -76,10 +76,20 @@ def run(*, self_test: bool = False, qt_args: list[str] | None = None) -> int:
     if self_test and needs_offscreen():
         # Must be set before the QApplication exists.
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    import qasync
-
     app = create_application(args)
     _quiet_offscreen_noise()
+    from desktop_app.qt.gc_guard import GuiThreadCollector
+
+    collector = GuiThreadCollector()
+    try:
+        return _run_loop(app, self_test=self_test)
+    finally:
+        collector.stop()
+
+
+def _run_loop(app: object, *, self_test: bool) -> int:
+    import qasync
+
     with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
         if self_test:
             from desktop_app.qt.self_test import run_self_test
@@ -120,8 +130,25 @@ async def main(app: object) -> int:
         await closing.wait()
     finally:
         await window.shutdown()
+        await dispose(window)
         await stop_render_worker()
     return 0
+
+
+async def dispose(obj: object, limit: float = 2.0) -> None:
+    """Delete a Qt object now, on the GUI thread (bounded wait).
+
+    Left to Python's garbage collector, a window held in a reference cycle
+    (a lambda connected to one of its signals) may be freed on whatever
+    thread happens to run the collection, and Qt's timers must be stopped on
+    their own thread.
+    """
+    gone = asyncio.Event()
+    obj.destroyed.connect(gone.set)  # type: ignore[attr-defined]
+    obj.deleteLater()  # type: ignore[attr-defined]
+    # The deferred delete runs when control returns to Qt's event loop.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(gone.wait(), limit)
 
 
 async def stop_render_worker() -> None:

@@ -149,9 +149,10 @@ async def _check(app: Any) -> str:
             f"metrics: {line}"
         )
     finally:
-        from desktop_app.qt.app import stop_render_worker
+        from desktop_app.qt.app import dispose, stop_render_worker
 
         await window.shutdown()
+        await dispose(window)
         await asyncio.to_thread(stub.stop)  # idempotent; the window may never have used it
         await stop_render_worker()
 

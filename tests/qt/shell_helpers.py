@@ -80,6 +80,23 @@ async def open_window(
         yield window
     finally:
         await asyncio.wait_for(window.shutdown(), TIMEOUT)
+        await dispose(window)
+
+
+async def dispose(widget: object) -> None:
+    """Delete a Qt object now, on this (the GUI) thread.
+
+    Left to Python's garbage collector, a window in a reference cycle (a
+    lambda connected to a signal) may be freed on whatever thread runs the
+    collection, and Qt warns "Timers cannot be stopped from another thread".
+    """
+    import shiboken6
+
+    widget.deleteLater()  # type: ignore[attr-defined]
+    await wait_until(lambda: not shiboken6.isValid(widget), TIMEOUT)
+    import gc
+
+    gc.collect()  # what is left in cycles goes now, on this thread
 
 
 async def send(window: MainWindow, text: str, model: str | None = None) -> str:

@@ -14,6 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from desktop_app.qt.app import APP_ID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,3 +117,28 @@ def test_startup_chat_and_shutdown_on_the_embedded_stub(isolated_dirs: Path) -> 
     assert messages[1].status is MessageStatus.COMPLETE
     assert messages[1].text
     assert (isolated_dirs / "state" / "Streamdesk" / "window.ini").is_file()
+
+
+@pytest.mark.asyncio
+async def test_garbage_is_collected_on_the_gui_thread_only() -> None:
+    import gc
+
+    from desktop_app.qt.gc_guard import GuiThreadCollector
+
+    collector = GuiThreadCollector()
+    try:
+        assert not gc.isenabled()  # no collection on the stub's or a worker's thread
+        first = gc.get_threshold()[0]
+        garbage = []
+        for _ in range(first + 10):
+            cycle: list[object] = []
+            cycle.append(cycle)
+            garbage.append(cycle)
+        garbage.clear()
+        assert gc.get_count()[0] > first
+        collector.check()
+        assert gc.get_count()[0] < first
+    finally:
+        collector.stop()
+        collector.deleteLater()
+    assert gc.isenabled()

@@ -7,7 +7,7 @@ tests/qt/test_main_window.py runs the same paths against the real stub.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -105,6 +105,24 @@ def _ended(state: TurnState, text: str, error: BaseException | None = None) -> T
     return TurnEnded(state=state, text=text, metrics=metrics, error=error)
 
 
+_made: list[StreamController] = []
+
+
+@pytest.fixture(autouse=True)
+def _delete_controllers() -> Iterator[None]:
+    """Free each test's controllers (and their timers) here, on the GUI thread."""
+    yield
+    import gc
+
+    import shiboken6
+
+    while _made:
+        controller = _made.pop()
+        if shiboken6.isValid(controller):
+            shiboken6.delete(controller)
+    gc.collect()
+
+
 def _controller(
     source: Script, *, base_text: str = "", sink: Sink | None = None
 ) -> tuple[StreamController, Recorder, TaskRegistry]:
@@ -118,6 +136,7 @@ def _controller(
         tasks=tasks,
         base_text=base_text,
     )
+    _made.append(controller)
     controller.attach(sink)
     return controller, recorder, tasks
 

@@ -14,13 +14,19 @@ propagateSizeHints()" whenever a top-level widget with a layout is shown, and
 "... does not support raise()" when a tooltip pops up; that is the test
 platform listing what it lacks, not our code, so it is ignored here (every
 other Qt warning still fails the test: ``qt_log_level_fail = WARNING``).
+
+After every Qt test the cyclic garbage is collected here, on the GUI thread
+(``collect_on_gui_thread``): left to chance, a later collection may run on the
+embedded stub's or a worker's thread and free Qt objects there, which crashes
+the process (``desktop_app/qt/gc_guard.py`` says why).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +106,13 @@ async def wait_until(
             await asyncio.sleep(interval)
 
     await asyncio.wait_for(poll(), timeout)
+
+
+@pytest.fixture(autouse=True)
+def collect_on_gui_thread() -> Iterator[None]:
+    """Collect the test's cyclic garbage now, on this (the GUI) thread."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(name="wait_signal")

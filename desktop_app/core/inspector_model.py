@@ -36,16 +36,14 @@ from dataclasses import dataclass
 from desktop_app.core.errors import ConfigError, StreamdeskError
 from desktop_app.core.events import (
     ContentEvent,
-    Finished,
-    FinishReason,
     ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     TurnEnded,
     TurnState,
-    Usage,
 )
 from desktop_app.core.inspector_timeline import Timeline, TimelineBuilder
+from desktop_app.core.inspector_words import describe
 from desktop_app.core.observer import mask_secret
 from desktop_app.core.providers.base import Provider, StreamParser
 from desktop_app.core.recording import (
@@ -61,6 +59,7 @@ from desktop_app.core.recording_observer import RecordingObserver
 from desktop_app.core.sse import RawFrame, SSEDecoder
 
 MAX_LINE_CHARS = 2000
+MAX_BODY_BYTES = 64 * 1024  # of a body that is not an event stream (the session reads no more)
 DEFAULT_MAX_FRAMES = 5000
 DEFAULT_MAX_BYTES = 2_000_000
 STORED_VERSION = 1
@@ -89,10 +88,16 @@ class FrameRecord:
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
-    """A request and its response head, as the inspector shows them."""
+    """A request and its response head, as the inspector shows them.
+
+    ``body`` is a response body that is not an event stream (an error's
+    JSON, a proxy's HTML page), as text with the key masked, at most
+    ``MAX_BODY_BYTES``; an event stream's bytes become frames instead.
+    """
 
     request: RecordedRequest
     response: RecordedResponse | None = None
+    body: str = ""
 
 
 class InspectorModel:
@@ -125,6 +130,8 @@ class InspectorModel:
         self.end_state: TurnState | None = None
         self.end_reason: str | None = None
         self.listener: Callable[[], None] | None = None
+        self.note = ""  # what the stored form left out, if anything (``core.inspections``)
+        self._bodies: dict[int, bytearray] = {}  # exchange index -> a non-stream body
         self._timeline = TimelineBuilder(stall_threshold)
         self._decoder = SSEDecoder(record_frames=True)
         self._parser: StreamParser | None = provider.new_parser() if provider else None
@@ -245,6 +252,7 @@ class InspectorModel:
                 provider = None
         model = cls(provider=provider, stall_threshold=stall_threshold, max_frames=max_frames)
         model.recorder.load(recording)
+        model.note = recording.note
         for entry in recording.entries:
             if isinstance(entry, RecordedRequest):
                 model._new_request(entry)
@@ -298,6 +306,10 @@ class InspectorModel:
         self._changed()
 
     def _chunk(self, t: float, data: bytes) -> None:
+        if self.exchanges and not _is_event_stream(self.exchanges[-1].response):
+            self._body(data)
+            self._changed()
+            return
         self._timeline.byte(t)
         if self.decoder_error is None:
             try:
@@ -307,6 +319,20 @@ class InspectorModel:
             for frame in self._decoder.take_frames():
                 self._add_frame(t, frame)
         self._changed()
+
+    def _body(self, data: bytes) -> None:
+        """Keep a body that is not an event stream as text (an SSE parse would mangle it)."""
+        index = len(self.exchanges) - 1
+        raw = self._bodies.setdefault(index, bytearray())
+        room = MAX_BODY_BYTES - len(raw)
+        if room <= 0:
+            return
+        raw += data[:room]
+        text = bytes(raw).decode("utf-8", "replace")
+        if self._secret is not None:
+            text = mask_secret(text, self._secret)
+        exchange = self.exchanges[index]
+        self.exchanges[index] = Exchange(exchange.request, exchange.response, text)
 
     def _add_frame(self, t: float, raw: RawFrame) -> None:
         sse = raw.event
@@ -368,25 +394,10 @@ class InspectorModel:
             self.listener()
 
 
-def describe(event: ContentEvent) -> str:
-    """A typed event in a few words, for the inspector's table."""
-    if isinstance(event, TextDelta):
-        return f"text {_quoted(event.text)}"
-    if isinstance(event, ReasoningDelta):
-        return f"reasoning {_quoted(event.text)}"
-    if isinstance(event, ToolCallDelta):
-        who = " ".join(p for p in (event.name, event.id) if p)
-        return f"tool call #{event.index} {who} {_quoted(event.arguments)}".replace("  ", " ")
-    if isinstance(event, Usage):
-        return f"usage: {event.input_tokens} in, {event.output_tokens} out"
-    if isinstance(event, FinishReason):
-        return f"finish reason: {event.reason}"
-    if isinstance(event, Finished):
-        return "end of stream" + (f" ({event.reason})" if event.reason else "")
-    kind = f" [{event.kind}]" if event.kind else ""  # a ProviderFailed: the only one left
-    return f"server error{kind}: {event.message}"
-
-
-def _quoted(text: str, limit: int = 80) -> str:
-    shown = text if len(text) <= limit else text[: limit - 1] + "…"
-    return json.dumps(shown, ensure_ascii=False)
+def _is_event_stream(response: RecordedResponse | None) -> bool:
+    """Whether a body is read as SSE: a 2xx ``text/event-stream`` (or no head seen yet)."""
+    if response is None:
+        return True
+    kind = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
+    essence = kind.split(";", 1)[0].strip().lower()
+    return 200 <= response.status < 300 and essence == "text/event-stream"

@@ -43,6 +43,7 @@ from desktop_app.core.http_errors import host_of
 from desktop_app.core.metrics import MetricsAccumulator
 from desktop_app.core.observer import TurnObserver, mask_headers, mask_secret
 from desktop_app.core.providers.base import ChatRequest, Endpoint, Provider, StreamParser
+from desktop_app.core.response_body import read_observed, status_error
 from desktop_app.core.retry import RetryPolicy, parse_retry_after, parse_should_retry
 from desktop_app.core.sse import SSEDecoder
 from desktop_app.core.transport import HttpStream, StreamingClient
@@ -163,7 +164,7 @@ class Turn:
                 if two_step is not None:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(min(self._budget(), 5.0)):
-                            await stream.read_body()  # so the connection can be reused
+                            await self._read_body(stream)  # so the connection can be reused
                     await stream.aclose()
                     stream = await self._open("GET", two_step, self._get_headers(), None)
                     self.resume_url = two_step  # EventSource semantics: resume where we read
@@ -220,9 +221,10 @@ class Turn:
         if not 200 <= stream.status < 300:
             try:
                 async with asyncio.timeout(self._budget()):
-                    error = await stream.status_error(self.provider.error_message)
+                    body = await self._read_body(stream)
             except TimeoutError:
                 raise self._deadline_end(stream.url) from None
+            error = status_error(stream, body, self.provider.error_message, secret=self.secret)
             raise AttemptFailed(error, stream.headers)
         if not stream.is_event_stream:
             raise TurnOver(TurnState.FAILED, await self._not_a_stream(stream))
@@ -233,7 +235,7 @@ class Turn:
         body = ""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(min(self._budget(), 5.0)):
-                body = (await stream.read_body()).decode("utf-8", "replace")
+                body = (await self._read_body(stream)).decode("utf-8", "replace")
         if body.lstrip().startswith(_SSE_FIELDS):
             # Events under the wrong label: a misconfigured server or a proxy rewrote it.
             return UnexpectedResponse(
@@ -251,6 +253,10 @@ class Turn:
             f"The server {host} answered with {page} (HTTP {stream.status}) "
             f"instead of a stream of events{tail}"
         )
+
+    async def _read_body(self, stream: HttpStream) -> bytes:
+        """A body that is not the event stream (bounded), reported to the observer too."""
+        return await read_observed(stream, self.observer, self.clock)
 
     def _get_headers(self, last_event_id: str = "") -> dict[str, str]:
         headers = {k: v for k, v in self.http.headers.items() if k.lower() not in _DROP_HEADERS}

@@ -346,3 +346,72 @@ def test_the_documented_example_is_a_valid_recording() -> None:
     assert rec.provider == "openai"
     assert "€" in rec.body().decode("utf-8")
     assert [c.data[-2:] for c in rec.chunks][1] == "€".encode()[:2]
+
+
+# ---------------------------------------------------------------- error bodies
+
+
+async def _record(base_url: str, model: str) -> Recording:
+    """One turn to the stub at ``base_url`` (no retry), recorded and read back."""
+    request = ChatRequest(messages=(ChatMessage("user", "hi"),), model=model)
+    observer = RecordingObserver(secret=KEY, provider="openai")
+    async with StreamingClient(trust_env=False) as client, asyncio.timeout(10):
+        events = [
+            e
+            async for e in stream_turn(
+                client,
+                get_provider("openai"),
+                request,
+                Endpoint(base_url, api_key=KEY),
+                TurnSettings(max_attempts=1),
+                observer,
+            )
+        ]
+    end = events[-1]
+    assert isinstance(end, TurnEnded)
+    assert end.state is TurnState.FAILED
+    observer.finish(end)
+    return loads_recording(observer.recording().dumps())
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("scenario", "status", "words"),
+    [("http_429_retry_after", 429, b"rate"), ("html_error_page", 502, b"<html")],
+)
+async def test_an_error_body_is_recorded_and_replayed_with_its_status_and_headers(
+    tmp_path: Path, scenario: str, status: int, words: bytes
+) -> None:
+    from server_stub import replay
+    from server_stub.embedded import start_stub
+
+    stub = await asyncio.to_thread(start_stub)
+    try:
+        first = await _record(stub.url + "/v1", f"stub-{scenario}")
+    finally:
+        await asyncio.to_thread(stub.stop)
+    (exchange,) = first.exchanges()
+    assert exchange.response is not None
+    assert exchange.response.status == status
+    assert words in first.body().lower()  # the body the session read is in the recording
+    assert first.end is not None
+    assert first.end.error in ("RateLimited", "ServerError")
+    file = tmp_path / "first.jsonl"
+    first.save(file)
+    replaying = await asyncio.to_thread(replay.start_replay, file, 0)
+    try:
+        second = await _record(replaying.url + "/v1", "anything")
+    finally:
+        await asyncio.to_thread(replaying.stop)
+    assert second.body() == first.body()
+    (again,) = second.exchanges()
+    assert again.response is not None
+    assert again.response.status == status
+    not_replayed = {"date", "server", "content-length", "transfer-encoding"}
+
+    def head(response: RecordedResponse) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k not in not_replayed}
+
+    assert head(again.response) == head(exchange.response)
+    if status == 429:
+        assert again.response.headers["retry-after"] == "2"

@@ -10,6 +10,11 @@ Import never clobbers: every conversation gets a new local id, and one whose
 nothing). A JSON round trip (export, import into an empty history, export
 again) gives the same document.
 
+Stream inspections (``message_inspections``) are not exported, in either
+format: they can be megabytes per answer and are about the wire, not the
+conversation; the inspector's "Save recording…" shares one. Imported
+answers therefore have none (the inspector says so).
+
 Must not: write files (callers choose where; big exports can run in a
 thread with their own store), or include anything secret: exports carry
 profile *names* only, never keys or profile settings.

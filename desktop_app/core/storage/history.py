@@ -32,10 +32,10 @@ from desktop_app.core.storage import database, search
 from desktop_app.core.storage import rows as _rows
 from desktop_app.core.storage.conversations import (
     ConversationNotFound,
-    ConversationStore,
     MessageNotFound,
     make_title,
 )
+from desktop_app.core.storage.inspections import InspectionStore
 from desktop_app.core.storage.models import (
     Conversation,
     ImportReport,
@@ -55,7 +55,7 @@ from desktop_app.core.storage.opening import (
 from desktop_app.core.storage.schema import MIGRATIONS, Migration
 
 
-class HistoryStore(ConversationStore):
+class HistoryStore(InspectionStore):
     """Use ``HistoryStore.open()``; the constructor is internal."""
 
     def __init__(self, opened: Opened, *, clock: Callable[[], float]) -> None:
@@ -257,14 +257,56 @@ class HistoryStore(ConversationStore):
             metrics=ended.metrics,
         )
 
+    def reopen_message(self, message_id: int) -> StoredMessage:
+        """Set a finished answer back to ``streaming``, keeping its text (Continue).
+
+        Checkpoints then save the continuation as it streams, a crash shows it
+        as interrupted, and ``finish_message`` ends it as usual. The old
+        ending (its error, finish reason) no longer applies and is cleared.
+        """
+        with self._writing():
+            row = self._conn.execute(
+                "SELECT role FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                raise MessageNotFound()
+            if row[0] != "assistant":
+                raise ValueError("only an answer can be continued")
+            self._conn.execute(
+                "UPDATE messages SET status = 'streaming', error_message = NULL, "
+                "finish_reason = NULL, updated_at = ? WHERE id = ?",
+                (self._now(), message_id),
+            )
+        return self.get_message(message_id)
+
     def edit_message(self, message_id: int, text: str) -> None:
-        """Replace a message's text (edit-and-resend: then ``truncate_after`` it)."""
-        cursor = self._execute(
-            "UPDATE messages SET text = ?, updated_at = ? WHERE id = ?",
-            (text, self._now(), message_id),
-        )
-        if cursor.rowcount == 0:
-            raise MessageNotFound()
+        """Replace a message's text (edit-and-resend: then ``truncate_after`` it).
+
+        Editing a conversation's first user message re-titles the conversation
+        when its title was the one made from that message (a title the user
+        chose is kept).
+        """
+        with self._writing():
+            row = self._conn.execute(
+                "SELECT m.conversation_id, m.role, m.text, c.title, "
+                "(SELECT MIN(position) FROM messages WHERE conversation_id = m.conversation_id "
+                "AND role = 'user') = m.position "
+                "FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id "
+                "WHERE m.id = ?",
+                (message_id,),
+            ).fetchone()
+            if row is None:
+                raise MessageNotFound()
+            conversation_id, role, old_text, title, first_user = row
+            self._conn.execute(
+                "UPDATE messages SET text = ?, updated_at = ? WHERE id = ?",
+                (text, self._now(), message_id),
+            )
+            new_title = make_title(text)
+            if role == "user" and first_user and title == make_title(old_text) and new_title:
+                self._conn.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ?", (new_title, conversation_id)
+                )
 
     def truncate_after(self, message_id: int, *, inclusive: bool = False) -> int:
         """Delete the messages after this one (and it too if ``inclusive``); returns how many.

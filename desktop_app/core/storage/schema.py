@@ -1,6 +1,6 @@
 """The history database's versioned schema: a list of migrations and the code that runs them.
 
-Owns: the tables (``conversations``, ``messages``), ``PRAGMA user_version``
+Owns: the tables (``conversations``, ``messages``, ``message_inspections``), ``PRAGMA user_version``
 (the number of migrations applied) and ``migrate()``. Migration *n* (index
 n-1) takes a database from version n-1 to n inside one transaction, so a
 crash or a full disk mid-upgrade leaves the previous version intact.
@@ -71,7 +71,20 @@ _V1 = _statements(
     "CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming'",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+# Version 2: what came over the wire for an answer (the stream inspector's
+# stored form, ``InspectorModel.to_json``, bounded by ``core.inspections``).
+# A table of its own so reading a conversation never loads megabytes of it,
+# and deleting a message (regenerate, purge) deletes its inspection.
+_V2 = _statements(
+    """
+    CREATE TABLE message_inspections (
+        message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+        data TEXT NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -80,6 +80,66 @@ def render_row(row: Row) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+OUTRO = """\
+## Hostile answers
+
+Model output and server data are untrusted. These are tested end to end over
+loopback, outside the table:
+
+- **`streamdesk ask`** (`tests/faults/test_hostile_cli.py`): terminal escapes
+  (clear screen, title, OSC 52 clipboard, OSC 8 links, device status reports,
+  DCS, 8-bit CSI/OSC), control characters, NUL and bidirectional overrides,
+  streamed in 3-character deltas. On a terminal (a pty) all of them are
+  removed; piped, escape sequences and C1 controls are removed and other bytes
+  kept as data. Markup, `javascript:`/`file:`/`data:` links and images are
+  printed as text and nothing is fetched (a counting loopback server sees zero
+  requests). A single 20 MB line is printed and saved whole. The history keeps
+  every answer exactly as sent.
+- **Core** (`tests/faults/test_hostile_core.py`): a million tiny events
+  complete with peak memory growth below 5× the bytes on the wire (measured
+  ~0.8× in a clean process; tracemalloc on 50,000 events ~2.8×); one 20 MB
+  event is read whole; an event beyond the 32 MB guard ends the turn keeping
+  the text before it; JSON nested 100,000 deep, lone surrogates, huge numbers
+  and NULs end in text or a typed error, never a crash.
+- **Window** (`tests/faults/test_hostile_gui.py`): raw HTML and `<script>` are
+  shown as text; the only anchors are `http(s)` (and the app's own
+  `copy-code:`); no image is embedded and nothing is fetched; controls, NUL,
+  escapes and bidi overrides are shown as visible symbols; Markdown nested
+  10,000 deep renders; an unclosed 100,000-line code fence and a 20 MB line
+  stream in while a 10 ms `QTimer` probe keeps firing (worst lateness under
+  2.5 s by assertion). Open: once the 100,000-line fence has streamed, settling
+  its display stalls the loop for 0.9–1.1 s in one step (measured; ~0.2 s while
+  streaming), reported to the renderer's owners.
+
+## Fuzzing
+
+- Hypothesis, in the suite: the SSE decoder (`tests/core/test_sse_properties.py`:
+  any chunking of any bytes gives the reference events, never an exception);
+  each parser (`tests/core/test_provider_*.py`: only `StreamProtocolError`);
+  the whole turn over loopback for any body, cut anywhere, ending cleanly or
+  not (`tests/faults/test_fuzz_properties.py`: exactly one `TurnEnded`, every
+  delta kept, an error exactly when not complete); error bodies of any shape
+  become one short line.
+- Atheris, as scripts: `python scripts/fuzz_sse.py -max_total_time=180` (the
+  decoder against a reference) and `python scripts/fuzz_providers.py
+  -max_total_time=180` (SSE bytes through the decoder into each parser, seeded
+  from the golden transcripts). Bounded runs of 180 s each found nothing
+  (~475,000 and ~455,000 inputs).
+
+## Found and fixed by these tests
+
+- An answer kept every delta as its own string object: a million tiny events
+  held ~20× their text (`core.answer` now joins deltas in batches).
+- `streamdesk ask` passed bidirectional overrides to the terminal
+  (`cli.terminal` now drops them in terminal mode).
+- A damaged event after good ones blamed the profile's format
+  (`core.turn` now says the text so far is kept).
+- "answered with a web page …: Sign in" had no period before the hint in
+  `ask` (`core.turn`).
+- An interrupted answer's hint named a Retry button the window does not show
+  there (`core.errors` now says Regenerate).
+"""
+
 HEADER = (
     "| Fault | Core | `streamdesk ask` | Window | Saved | Retry / resume | Notes |\n"
     "|---|---|---|---|---|---|---|"

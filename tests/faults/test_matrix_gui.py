@@ -59,21 +59,23 @@ async def test_gui_row(key: str, stub: FaultStub) -> None:
                 asked = with_short_watchdogs(window)
                 message_id, status = await send_and_finish(window, target.prompt, target.model)
                 assert asked, "the window no longer asks current_target(): watchdogs not set"
+                # Read the widgets while the window is open (closing deletes them).
                 widget = window.chat_view.message_widget(message_id)
                 assert widget is not None
                 shown = window.chat_view.raw_text(message_id)
                 stored = window.services.history.get_message(int(message_id))
-    button = widget.box_button()
-    kind = text_kind(shown, target.full, target.partial)
-    gui = Gui(
-        status=status,
-        shown=kind,
-        error=stable(widget.view.error),
-        hint=widget.view.error_hint,
-        button=button.text() if button is not None else "",
-    )
+                button = widget.box_button()
+                kind = text_kind(shown, target.full, target.partial)
+                gui = Gui(
+                    status=status,
+                    shown=kind,
+                    error=stable(widget.view.error),
+                    hint=widget.view.error_hint,
+                    button=button.text() if button is not None else "",
+                )
+                view_status = widget.view.status
     assert gui == row.gui
-    assert widget.view.status == status
+    assert view_status == status
     # What is saved is what is on screen.
     assert stored.text == shown
     assert Saved(stored.status.value, kind, stored.error_message is not None) == row.saved

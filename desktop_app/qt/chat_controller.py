@@ -26,6 +26,7 @@ from desktop_app.core.errors import StorageError, StreamdeskError
 from desktop_app.core.providers.base import ChatRequest
 from desktop_app.core.storage import HistoryStore, MessageStatus, StoredMessage
 from desktop_app.qt.errors import describe
+from desktop_app.qt.inspection_history import InspectionHistory
 from desktop_app.qt.stream_controller import StreamController
 from desktop_app.qt.tasks import TaskRegistry
 from desktop_app.qt.turns import (
@@ -52,6 +53,7 @@ class ChatController(QObject):
     conversationsChanged = Signal()  # the sidebar list needs a refresh
     conversationOpened = Signal(str)  # "" for a new, unsaved chat
     streamingChanged = Signal(str, bool)  # (conversation id, streaming)
+    answerStarted = Signal(str, str)  # (conversation id, message id): its stream began
     answerFinished = Signal(str, str, str)  # (conversation id, message id, status)
     problemReported = Signal(str, str)  # (sentence, hint): for the window's banner
 
@@ -71,6 +73,8 @@ class ChatController(QObject):
         self._tasks = tasks
         self._current: int | None = None
         self._streams: dict[int, StreamController] = {}
+        # What came over the wire for each answer (the stream inspector shows it).
+        self.inspections = InspectionHistory(history, tasks)
 
     # ------------------------------------------------------------ reading
 
@@ -202,13 +206,14 @@ class ChatController(QObject):
         try:
             target = self._targets.current_target()
             mid = int(message_id)
-            self.history.edit_message(mid, text)
-            self.history.truncate_after(mid)
+            self.history.edit_message(mid, text)  # a first message re-titles an auto title
+            self._truncate_after(mid)
             self.view.update_message(view_of(self.history.get_message(mid)))
         except (StreamdeskError, ValueError) as exc:
             self._report(exc)
             return False
         self.view.remove_messages_after(message_id)
+        self.conversationsChanged.emit()
         return self._start_answer(self._current, target)
 
     def regenerate(self, message_id: str) -> bool:
@@ -227,7 +232,7 @@ class ChatController(QObject):
             return False
         previous = messages[index - 1]
         try:
-            self.history.truncate_after(previous.id)
+            self._truncate_after(previous.id)
         except StorageError as exc:
             self._report(exc)
             return False
@@ -251,18 +256,8 @@ class ChatController(QObject):
         before = [m for m in self.history.messages(self._current) if m.position < message.position]
         request = self._request(target, before, prefill=message.text)
         try:
-            if message.status is not MessageStatus.INTERRUPTED:
-                # A checkpoint reopens only an interrupted answer; a stopped or
-                # failed one is marked interrupted first, so the continuation
-                # is saved as it streams too.
-                self.history.finish_message(
-                    message.id,
-                    status=MessageStatus.INTERRUPTED,
-                    text=message.text,
-                    reasoning=message.reasoning,
-                    metrics=message.metrics,
-                )
-            self.history.checkpoint(message.id, message.text, message.reasoning)
+            # Streaming again, text kept: checkpoints save the continuation as it comes.
+            self.history.reopen_message(message.id)
         except StorageError as exc:
             self._report(exc)
             return False
@@ -347,6 +342,15 @@ class ChatController(QObject):
         request = self._request(target, history)
         return self._start(conversation_id, message_id, target, request)
 
+    def _truncate_after(self, message_id: int) -> None:
+        """Delete the messages after ``message_id``, and forget their inspections."""
+        assert self._current is not None
+        messages = self.history.messages(self._current)
+        at = next((m.position for m in messages if m.id == message_id), len(messages))
+        removed = [str(m.id) for m in messages if m.position > at]
+        self.history.truncate_after(message_id)
+        self.inspections.forget(removed)
+
     def _request(
         self, target: TurnTarget, history: list[StoredMessage], *, prefill: str | None = None
     ) -> ChatRequest:
@@ -369,11 +373,17 @@ class ChatController(QObject):
         base_text: str = "",
         base_reasoning: str = "",
     ) -> bool:
+        inspections = self.inspections
+        inspection = inspections.start(message_id, provider=target.provider)
         controller = StreamController(
             conversation_id=str(conversation_id),
             message_id=message_id,
-            source=turn_source(target, request),
-            recorder=HistoryRecorder(self.history, int(message_id)),
+            source=turn_source(target, request, inspection),
+            recorder=HistoryRecorder(
+                self.history,
+                int(message_id),
+                after_finish=lambda ended: inspections.finished(message_id, ended),
+            ),
             tasks=self._tasks,
             base_text=base_text,
             base_reasoning=base_reasoning,
@@ -387,6 +397,7 @@ class ChatController(QObject):
             controller.attach(self.view)
         controller.start()
         self.streamingChanged.emit(str(conversation_id), True)
+        self.answerStarted.emit(str(conversation_id), message_id)
         return True
 
     def _finished(self, conversation_id: int, controller: StreamController, status: str) -> None:

@@ -16,7 +16,6 @@ dialog is opened with ``open()``).
 
 from __future__ import annotations
 
-import json
 import time
 import weakref
 
@@ -41,8 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.inspector_model import Exchange, FrameRecord, InspectorModel
-from desktop_app.core.inspector_timeline import Timeline
+from desktop_app.core.inspector_model import FrameRecord, InspectorModel
 from desktop_app.qt.inspector_chart import TimelineChart
 from desktop_app.qt.inspector_frames import (
     COL_RAW,
@@ -51,11 +49,14 @@ from desktop_app.qt.inspector_frames import (
     FrameFilter,
     FrameTableModel,
 )
+from desktop_app.qt.inspector_text import http_text, summary_text
+
+__all__ = ["StreamInspector", "add_inspector_dock", "http_text", "summary_text"]
 
 REFRESH_MS = 100  # at most ten refreshes a second, whatever the token rate
 LIVE_TICK_MS = 500  # while streaming, the chart's "now" moves on even when nothing arrives
-BODY_CHARS = 20_000  # request bodies shown up to this many characters
 ALL_TYPES = "All event types"
+NOTHING_SELECTED = "Select an answer to see what came over the wire."
 
 
 class StreamInspector(QDockWidget):
@@ -66,6 +67,7 @@ class StreamInspector(QDockWidget):
         super().__init__("Stream inspector", parent)
         self.setObjectName("streamInspector")
         self._model: InspectorModel | None = None
+        self._placeholder = NOTHING_SELECTED
         self._table = FrameTableModel(self)
         self._filter = FrameFilter(self)
         self._filter.setSourceModel(self._table)
@@ -96,6 +98,11 @@ class StreamInspector(QDockWidget):
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(6, 6, 6, 6)
+        self.subject = QLabel(body)
+        self.subject.setObjectName("inspectorSubject")
+        self.subject.setTextFormat(Qt.TextFormat.PlainText)
+        self.subject.setAccessibleName("The answer inspected")
+        self.subject.hide()
         self.summary = QLabel(body)
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -170,6 +177,7 @@ class StreamInspector(QDockWidget):
         copy.triggered.connect(self.copy_frame)
         self.table.addAction(copy)
 
+        layout.addWidget(self.subject)
         layout.addWidget(self.summary)
         layout.addWidget(self.chart)
         layout.addWidget(self.note)
@@ -183,8 +191,12 @@ class StreamInspector(QDockWidget):
     def model(self) -> InspectorModel | None:
         return self._model
 
-    def show_model(self, model: InspectorModel | None) -> None:
-        """Inspect this answer's stream (live or finished); None shows an empty panel."""
+    def show_model(self, model: InspectorModel | None, placeholder: str = "") -> None:
+        """Inspect this answer's stream (live or finished).
+
+        None shows an empty panel saying ``placeholder`` (or how to choose an answer).
+        """
+        self._placeholder = placeholder or NOTHING_SELECTED
         previous = self._model
         if previous is not None and previous.listener is self._listener:
             previous.listener = None
@@ -199,6 +211,14 @@ class StreamInspector(QDockWidget):
         self._filter.set_event_type(None)
         self.detail.clear()
         self.refresh()
+
+    def set_subject(self, text: str) -> None:
+        """Say which answer is shown (one line, elided), or nothing."""
+        metrics = self.subject.fontMetrics()
+        width = max(200, self.width() - 24)
+        self.subject.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
+        self.subject.setToolTip(text)
+        self.subject.setVisible(bool(text))
 
     def _schedule_refresh(self) -> None:
         if not self._refresh_timer.isActive():
@@ -218,7 +238,7 @@ class StreamInspector(QDockWidget):
             button.setEnabled(enabled)
         self.copy_frame_button.setEnabled(self._current_frame() is not None)
         if model is None:
-            self.summary.setText("Select an answer to see what came over the wire.")
+            self.summary.setText(self._placeholder)
             self.chart.set_timeline(None)
             self.http_text.setPlainText("")
             self.count_label.setText("")
@@ -250,6 +270,8 @@ class StreamInspector(QDockWidget):
             )
         if model.decoder_error:
             notes.append(model.decoder_error)
+        if model.note:
+            notes.append(model.note)
         self.note.setText(" ".join(notes))
         self.note.setVisible(bool(notes))
 
@@ -328,50 +350,6 @@ class StreamInspector(QDockWidget):
             return False
         self.recordingSaved.emit(path)
         return True
-
-
-def summary_text(timeline: Timeline) -> str:
-    """Two lines of figures: times to first byte and token, tokens and gaps; the ending."""
-
-    def secs(value: float | None) -> str:
-        if value is None:
-            return "—"
-        return f"{value * 1000:.0f} ms" if value < 0.9995 else f"{value:.2f} s"
-
-    parts = [
-        f"First byte {secs(timeline.first_byte)}",
-        f"first token {secs(timeline.first_token)}",
-        f"{timeline.token_count} tokens",
-        f"longest gap {secs(timeline.max_gap)}",
-        f"{len(timeline.stalls)} stall{'s' * (len(timeline.stalls) != 1)}",
-        f"{len(timeline.keepalives)} keep-alive{'s' * (len(timeline.keepalives) != 1)}",
-        f"{len(timeline.reconnects)} reconnect{'s' * (len(timeline.reconnects) != 1)}",
-    ]
-    ending = timeline.ending() or "Streaming…"
-    return " · ".join(parts) + "\n" + ending
-
-
-def http_text(exchanges: list[Exchange]) -> str:
-    """Every request and response head as text (bodies pretty-printed, bounded)."""
-    blocks: list[str] = []
-    for number, exchange in enumerate(exchanges, 1):
-        request = exchange.request
-        lines = [f"Request {number} at {request.t:.3f} s", f"{request.method} {request.url}"]
-        lines += [f"{name}: {value}" for name, value in request.headers.items()]
-        if request.body is not None:
-            body = json.dumps(request.body, indent=2, ensure_ascii=False)
-            if len(body) > BODY_CHARS:
-                body = body[:BODY_CHARS] + f"\n… ({len(body) - BODY_CHARS:,} more characters)"
-            lines += ["", body]
-        response = exchange.response
-        lines.append("")
-        if response is None:
-            lines.append("No response (the connection failed or was cancelled).")
-        else:
-            lines.append(f"Response: HTTP {response.status} at {response.t:.3f} s")
-            lines += [f"{name}: {value}" for name, value in response.headers.items()]
-        blocks.append("\n".join(lines))
-    return "\n\n\n".join(blocks)
 
 
 def add_inspector_dock(window: QMainWindow, menu: QMenu | None = None) -> StreamInspector:

@@ -36,7 +36,10 @@ from desktop_app.qt.composer import Composer
 from desktop_app.qt.conversation_list import ConversationList
 from desktop_app.qt.empty_state import EmptyState
 from desktop_app.qt.errors import describe
+from desktop_app.qt.inspector import add_inspector_dock
 from desktop_app.qt.markdown_body import warm_up_in_background
+from desktop_app.qt.message_focus import reveal_search_hit
+from desktop_app.qt.next_answer import NextAnswerChooser
 from desktop_app.qt.profile_bar import ProfileBar
 from desktop_app.qt.profile_picker import ProfilePicker
 from desktop_app.qt.services import AppServices
@@ -46,6 +49,7 @@ from desktop_app.qt.tasks import TaskRegistry
 from desktop_app.qt.theme import Theme, ThemeManager, ThemeMode, app_icon
 from desktop_app.qt.turns import TurnTarget
 from desktop_app.qt.window_actions import WindowActions, show_shortcuts
+from desktop_app.qt.window_inspector import InspectorFollower
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,13 @@ class MainWindow(QMainWindow):
         self.profiles = ProfilePicker(self.profile_bar, services, tasks, self)
         self.conversations = ConversationList(self.sidebar, services.history, self.chat, self)
         self.commands = WindowActions(self)
+        self.inspector = add_inspector_dock(self, self.commands.menus["&View"])
+        self.inspector_follower = InspectorFollower(
+            self.inspector, self.chat, self.chat_view, tasks
+        )
+        self.next_answer = NextAnswerChooser(
+            self, services, tasks, self.commands.menus["&Chat"], self.statusBar()
+        )
         apply_shell_style(self, self.theme_manager.theme)
         self._connect()
         window_state.apply_font(self, services.settings.font_size)
@@ -139,6 +150,11 @@ class MainWindow(QMainWindow):
         chat.streamingChanged.connect(self._streaming_changed)
         chat.conversationsChanged.connect(self._update_empty_state)
         chat.problemReported.connect(self.banner.add)
+        self.next_answer.problemReported.connect(self.banner.add)
+        self.inspector.problemReported.connect(lambda text: self.banner.add(text, ""))
+        self.inspector.recordingSaved.connect(
+            lambda path: self.statusBar().showMessage(f"Recording saved to {path}", 4000)
+        )
 
         sidebar.newRequested.connect(self.new_chat)
         lists = self.conversations
@@ -218,8 +234,12 @@ class MainWindow(QMainWindow):
         return self.profiles.current_profile()
 
     def current_target(self) -> TurnTarget:
-        """Where the next message goes (``ChatController`` asks at each send)."""
-        return self.profiles.current_target()
+        """Where the next message goes (``ChatController`` asks at each send).
+
+        In the offline demo, a scenario or recording armed under Chat → Next
+        answer answers this one turn.
+        """
+        return self.next_answer.take(self.profiles.current_target(), self.current_profile())
 
     def reload_profiles(self, current: str) -> None:
         self.profiles.reload(current)
@@ -229,6 +249,7 @@ class MainWindow(QMainWindow):
         where = "offline demo" if profile.embedded else profile.name
         self.setWindowTitle(f"Streamdesk — {where}")
         self.empty_state.set_demo(profile.embedded)
+        self.next_answer.set_available(profile.embedded)
 
     def _update_empty_state(self) -> None:
         self.empty_state.setVisible(self.chat_view.message_count() == 0)
@@ -241,10 +262,13 @@ class MainWindow(QMainWindow):
         self.composer.focus_editor()
 
     def open_conversation(self, conversation_id: int) -> None:
-        if self.chat.current_id == conversation_id:
-            return
-        self._save_draft()
-        self.chat.open_conversation(conversation_id)
+        query = self.sidebar.search.text().strip() if self.sidebar.searching else ""
+        if self.chat.current_id != conversation_id:
+            self._save_draft()
+            self.chat.open_conversation(conversation_id)
+        if query and self.chat.current_id == conversation_id:
+            # A search hit: show the matching message, not just the conversation.
+            reveal_search_hit(self.chat_view, self.services.history, conversation_id, query)
 
     def _conversation_opened(self, conversation_id: str) -> None:
         if self.composer.editing_id is not None:
@@ -390,6 +414,7 @@ class MainWindow(QMainWindow):
                 async with asyncio.timeout(SHUTDOWN_GRACE):
                     for controller in stopped:
                         await controller.wait()
+        await self.chat.inspections.wait_saved(SHUTDOWN_GRACE)  # before the history closes
         await self.tasks.shutdown(SHUTDOWN_GRACE)
         await self.services.aclose()
         # hide(), not close(): closing the last window may quit the application,

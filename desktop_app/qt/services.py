@@ -22,7 +22,8 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from desktop_app.core import profiles as profiles_mod
 from desktop_app.core.errors import ConfigError, StreamdeskError
@@ -42,6 +43,7 @@ from desktop_app.core.storage import HistoryStore
 if TYPE_CHECKING:
     # Imported when the first client is built, after the first paint.
     from desktop_app.core.transport import StreamingClient
+    from desktop_app.qt.offline_answers import NextAnswer
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,9 @@ class RunningStubLike(Protocol):
 
     @property
     def url(self) -> str: ...
+
+    @property
+    def app(self) -> Any: ...  # the Starlette app: recordings are registered with it
 
     def stop(self, timeout: float = 10.0) -> None: ...
 
@@ -209,6 +214,18 @@ class AppServices:
             return (await self.ensure_stub()) + "/v1"
         return profile.base_url
 
+    async def recording_answer(self, path: Path | str, speed: float = 1.0) -> NextAnswer:
+        """The embedded stub will answer with the recording at ``path`` (read in a thread).
+
+        Raises ``InvalidRecording`` with words for a file that cannot be replayed.
+        """
+        from desktop_app.qt.offline_answers import recording_answer
+
+        await self.ensure_stub()
+        stub = self._stub
+        assert stub is not None
+        return await asyncio.to_thread(recording_answer, stub.app, stub.url, path, speed)
+
     # ------------------------------------------------------------ clients and endpoints
 
     async def client_for(self, network: NetworkSettings) -> StreamingClient:
@@ -230,15 +247,26 @@ class AppServices:
                 self._clients.pop(network, None)  # try again next time
             raise
 
-    async def connect(self, profile: Profile) -> tuple[StreamingClient, Endpoint]:
-        """Everything a turn to ``profile`` needs; awaited inside the stream task."""
+    async def connect(
+        self, profile: Profile, answer: NextAnswer | None = None
+    ) -> tuple[StreamingClient, Endpoint]:
+        """Everything a turn to ``profile`` needs; awaited inside the stream task.
+
+        ``answer``: the offline stub answers this turn as the tester chose (a
+        scenario's header, or a recording's token, base URL and format).
+        """
         base_url = await self.base_url(profile)
+        if answer is not None and answer.base_url:
+            base_url = answer.base_url
         client = await self.client_for(network_settings(profile, base_url))
         key = await aresolve_api_key(profile, await self.secret_store())
+        headers = dict(profile.extra_headers)
+        if answer is not None:
+            headers.update(answer.headers)
         endpoint = Endpoint(
             base_url=base_url,
             api_key=key,
-            extra_headers=dict(profile.extra_headers),
+            extra_headers=headers,
             stream_url=profile.stream_url,
         )
         return client, endpoint

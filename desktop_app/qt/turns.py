@@ -5,7 +5,8 @@ moment of sending, and how to connect), the mapping from stored messages and
 stream outcomes to the chat view's ``MessageView``, the request built from a
 conversation's history, the recorder that saves an answer as it streams, and
 the event source that connects (stub, client, key: off the GUI thread) and
-then runs ``stream_turn``.
+then runs ``stream_turn``, reporting the wire traffic to the answer's
+stream inspection.
 
 It must not touch widgets or decide what a user action means
 (``chat_controller`` does).
@@ -27,6 +28,8 @@ from desktop_app.qt.answer_words import StreamOutcome, metrics_line
 from desktop_app.qt.chat_view import MessageView
 
 if TYPE_CHECKING:
+    from desktop_app.core.inspector_model import InspectorModel
+
     # httpx is imported with the session, after the window is first shown
     # (research/performance.md: keep the network stack off the first paint).
     from desktop_app.core.session import TurnSettings
@@ -143,11 +146,21 @@ def request_messages(messages: list[StoredMessage]) -> tuple[ChatMessage, ...]:
 
 
 class HistoryRecorder:
-    """Saves one answer into the history as it grows and when it ends."""
+    """Saves one answer into the history as it grows and when it ends.
 
-    def __init__(self, history: HistoryStore, message_id: int) -> None:
+    ``after_finish`` is called with the final ``TurnEnded`` once the answer
+    is written (the chat controller keeps the stream's inspection then).
+    """
+
+    def __init__(
+        self,
+        history: HistoryStore,
+        message_id: int,
+        after_finish: Callable[[TurnEnded], None] | None = None,
+    ) -> None:
         self._history = history
         self._message_id = message_id
+        self._after_finish = after_finish
 
     def checkpoint(self, text: str, reasoning: str) -> None:
         try:
@@ -161,30 +174,45 @@ class HistoryRecorder:
             self._history.finish_turn(self._message_id, ended)
         except StorageError:
             log.exception("could not save the end of message %s", self._message_id)
+        if self._after_finish is not None:
+            self._after_finish(ended)
 
 
 def turn_source(
-    target: TurnTarget, request: ChatRequest
+    target: TurnTarget, request: ChatRequest, inspection: InspectorModel | None = None
 ) -> Callable[[], AsyncIterator[StreamEvent]]:
+    """The events of one turn to ``target``; ``inspection`` (if given) sees its wire traffic.
+
+    The inspection learns the API key as soon as the endpoint is known, before
+    the first request, so the key is masked in everything it shows.
+    """
+
     async def source() -> AsyncIterator[StreamEvent]:
         try:
             client, endpoint = await target.connect()
         except StreamdeskError as exc:
             # No usable key (no keychain, a locked one that timed out...): end
             # the turn the way the session would, with words to show.
-            yield TurnEnded(
+            ended = TurnEnded(
                 state=TurnState.FAILED,
                 text="",
                 metrics=TurnMetrics(outcome=TurnState.FAILED),
                 error=exc,
             )
+            if inspection is not None:
+                inspection.finish(ended)
+            yield ended
             return
         from desktop_app.core.session import TurnSettings, stream_turn
 
+        if inspection is not None:
+            inspection.set_secret(endpoint.api_key)
         settings = target.settings or TurnSettings()
-        events = stream_turn(client, target.provider, request, endpoint, settings)
+        events = stream_turn(client, target.provider, request, endpoint, settings, inspection)
         async with contextlib.aclosing(events):
             async for event in events:
+                if isinstance(event, TurnEnded) and inspection is not None:
+                    inspection.finish(event)  # before the controller saves the answer
                 yield event
 
     return source

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QScrollArea
 
 from desktop_app.core.storage import HistoryStore, MessageStatus
 from desktop_app.qt.self_test import fetch_expected
@@ -191,6 +193,69 @@ async def test_an_interrupted_answer_offers_continue_and_continue_appends(stub: 
         assert len(window.services.history.messages(window.chat.current_id)) == 2
 
 
+async def test_continue_after_stop_streams_into_the_same_answer_saved_as_it_goes(
+    stub: object,
+) -> None:
+    async with open_window([stub_profile(stub.url)]) as window:  # type: ignore[attr-defined]
+        message_id = await send(window, "a long one", model="stub-long")
+        controller = window.chat.stream_of(window.chat.current_id)
+        await wait_until(lambda: len(controller.text) > 100)
+        done = Catch(window.chat.answerFinished)
+        window.composer.request_stop()
+        assert (await done.wait())[2] == "cancelled"
+        history = window.services.history
+        stopped = history.get_message(int(message_id))
+        assert stopped.status is MessageStatus.CANCELLED
+
+        window.profile_bar.set_model("stub-slow_first_token")
+        assert window.chat.continue_last()
+        # Reopened, text kept: streaming again, so a crash now would keep it as interrupted.
+        reopened = history.get_message(int(message_id))
+        assert reopened.status is MessageStatus.STREAMING
+        assert reopened.text == stopped.text
+        assert reopened.error_message is None
+        done = Catch(window.chat.answerFinished)
+        window.composer.request_stop()
+        assert (await done.wait())[2] == "cancelled"
+        assert history.get_message(int(message_id)).text == stopped.text
+
+
+async def test_a_search_hit_opens_its_conversation_at_the_matching_message() -> None:
+    from desktop_app.qt.message_focus import Flash
+
+    history = HistoryStore.in_memory()
+    long = history.create_conversation()
+    ids = []
+    for i in range(40):
+        words = "the zebra crossing" if i == 3 else f"question {i}"
+        ids.append(history.add_user_message(long.id, words).id)
+        history.add_message(long.id, "assistant", f"answer {i}\n\n" + "more text\n\n" * 5)
+    newer = history.create_conversation()
+    history.add_user_message(newer.id, "something else")
+    async with open_window(
+        [stub_profile("http://127.0.0.1:9")], history=history, list_models=False
+    ) as window:
+        assert window.chat.current_id == newer.id
+        window.sidebar.search.setText("zebra")
+        window.search("zebra")
+        assert window.sidebar.ids() == [str(long.id)]
+        window.sidebar.list.setCurrentRow(0)  # the user clicks the hit
+        assert window.chat.current_id == long.id
+        hit = window.chat_view.message_widget(str(ids[3]))
+        assert hit is not None  # its page was loaded, though it is far from the newest
+        assert hit.findChildren(Flash)
+        viewport = window.chat_view.findChild(QScrollArea, "chatScroll").viewport()
+
+        def on_screen() -> bool:
+            top = hit.mapTo(viewport, QPoint(0, 0)).y()
+            return 0 <= top < viewport.height() // 2
+
+        await wait_until(lambda: on_screen() and not window.chat_view.following)
+        await asyncio.sleep(0.3)  # the answers around it finish rendering...
+        assert on_screen()  # ...and the hit does not move away
+        await wait_until(lambda: not hit.findChildren(Flash), timeout=5)  # the flash fades
+
+
 async def test_regenerate_replaces_the_last_answer(stub: object) -> None:
     async with open_window([stub_profile(stub.url)]) as window:  # type: ignore[attr-defined]
         first, _ = await send_and_finish(window, "hello")
@@ -225,6 +290,9 @@ async def test_edit_a_message_and_resend_from_there(stub: object) -> None:
             ("assistant", ""),
         ]
         assert window.chat_view.message_count() == 2
+        # The title was made from the first question: it follows the edit.
+        assert window.sidebar.title_of(str(window.chat.current_id)) == "a better question"
+        assert history.get_conversation(window.chat.current_id).title == "a better question"
 
 
 async def test_sending_is_disabled_only_in_the_streaming_conversation(stub: object) -> None:

@@ -142,6 +142,10 @@ class InspectorModel:
         self._secret = secret if secret and len(secret) >= 4 else None
         self.recorder.set_secret(secret)
 
+    def mask(self, text: str) -> str:
+        """``text`` with the key masked, for anything shown beside this model."""
+        return mask_secret(text, self._secret) if self._secret is not None else text
+
     # ------------------------------------------------------------ TurnObserver
 
     def on_request(

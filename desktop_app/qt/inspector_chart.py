@@ -199,7 +199,13 @@ class TimelineChart(QWidget):
         base = plot.bottom() + BOTTOM - 6
         columns = {int(x(t)) for t in timeline.keepalives}
         painter.drawLines([QLineF(c + 0.5, base - 5, c + 0.5, base + 1) for c in sorted(columns)])
-        painter.drawText(QPointF(2, base + 1), "keep-alive")
+        # The row's label goes where no tick is: at the left, else at the right end.
+        label = "keep-alive"
+        width = painter.fontMetrics().horizontalAdvance(label)
+        left = 2.0
+        if min(columns) < left + width + 4 and max(columns) < plot.right() - width - 4:
+            left = plot.right() - width
+        painter.drawText(QPointF(left, base + 1), label)
 
     def _marks(
         self, painter: QPainter, plot: QRectF, timeline: Timeline, x: Scale, text: QColor

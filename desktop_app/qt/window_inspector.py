@@ -22,12 +22,16 @@ It never blocks and never touches the history itself.
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 from collections.abc import Callable
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication, QWidget
 
+from desktop_app.core.errors import StreamdeskError
+from desktop_app.core.inspector_model import InspectorModel
 from desktop_app.qt.chat_controller import ChatController
 from desktop_app.qt.chat_view import ChatView
 from desktop_app.qt.inspector import StreamInspector
@@ -41,6 +45,7 @@ NOT_KEPT = (
 )
 NO_ANSWER = "This conversation has no answer yet. Send a message to see its stream here."
 SUBJECT_CHARS = 80
+_MARKUP = re.compile(r"[#>*_`|~]+")  # Markdown marks left out of the answer's first words
 
 
 class InspectorFollower(QObject):
@@ -82,11 +87,11 @@ class InspectorFollower(QObject):
         if message_id == self._shown and self.dock.model is not None:
             return
         self._shown = message_id
-        self.dock.set_subject(self._subject(message_id))
         model = self.chat.inspections.get(message_id)
         if model is not None:
-            self.dock.show_model(model)
+            self._show(message_id, model)
             return
+        self._show_subject(message_id, None)
         self.dock.show_model(None, LOADING)
         with contextlib.suppress(RuntimeError):  # the window is closing
             self._tasks.spawn(self._load(message_id), name="show inspection")
@@ -95,6 +100,10 @@ class InspectorFollower(QObject):
         model = await self.chat.inspections.load(message_id)
         if self._shown != message_id or not shiboken6.isValid(self.dock):
             return  # the user moved on meanwhile
+        self._show(message_id, model)
+
+    def _show(self, message_id: str, model: InspectorModel | None) -> None:
+        self._show_subject(message_id, model)
         self.dock.show_model(model, NOT_KEPT)
 
     def _follow_latest(self) -> None:
@@ -116,15 +125,32 @@ class InspectorFollower(QObject):
 
     def _answer_finished(self, _conversation_id: str, message_id: str, _status: str) -> None:
         if message_id == self._shown:
-            self.dock.set_subject(self._subject(message_id))  # now with its text
+            self._show_subject(message_id, self.dock.model)  # now with its words
+
+    def _show_subject(self, message_id: str, model: InspectorModel | None) -> None:
+        subject = self._subject(message_id)
+        # An answer may quote the key (a server echoing it): never show it here.
+        self.dock.set_subject(model.mask(subject) if model is not None else subject)
 
     def _subject(self, message_id: str) -> str:
-        text = " ".join((self.chat.message_text(message_id) or "").split())
-        if not text:
-            return "The answer being written" if self.chat.is_streaming() else "An empty answer"
-        if len(text) > SUBJECT_CHARS:
-            text = text[: SUBJECT_CHARS - 1] + "…"
-        return f"Answer: “{text}”"
+        """Which answer this is: its place, its time and its first words (plain text)."""
+        cid = self.chat.current_id
+        try:
+            messages = self.chat.history.messages(cid) if cid is not None else []
+        except StreamdeskError:
+            messages = []
+        answers = [m for m in messages if m.role == "assistant"]
+        place = next((i for i, m in enumerate(answers, 1) if str(m.id) == message_id), None)
+        if place is None:
+            return "An answer"
+        when = time.strftime("%H:%M", time.localtime(answers[place - 1].created_at))
+        head = f"Answer {place} of {len(answers)} · {when}"
+        words = " ".join(_MARKUP.sub(" ", self.chat.message_text(message_id) or "").split())
+        if not words:
+            return f"{head} · being written" if self.chat.is_streaming() else head
+        if len(words) > SUBJECT_CHARS:
+            words = words[: SUBJECT_CHARS - 1] + "…"
+        return f"{head} · “{words}”"
 
     # ------------------------------------------------------------ the dock and clicks
 

@@ -97,7 +97,8 @@ async def test_the_inspector_follows_the_answer_live_and_never_shows_the_key(
         live = window.chat.inspections.get(message_id)
         assert live is not None
         assert dock.model is live  # the answer that just started, live
-        assert "being written" in dock.subject.text()
+        assert dock.subject.text().startswith("Answer 1 of 1 · ")
+        assert dock.subject.text().endswith(" · being written")
         await wait_until(lambda: bool(live.exchanges) and live.exchanges[0].response is not None)
         assert live.end_state is None
         await wait_until(lambda: dock.count_label.text().startswith(("1 ", "2 ", "3 ")))
@@ -116,7 +117,8 @@ async def test_the_inspector_follows_the_answer_live_and_never_shows_the_key(
         shown = everything_shown(window)
         assert "Bearer ***" in shown
         assert KEY not in shown
-        assert dock.subject.text().startswith("Answer: “")
+        assert dock.subject.text().startswith("Answer 2 of 2 · ")
+        assert " · “" in dock.subject.text()  # its first words, once it has some
         dock.copy_stream()
         assert KEY not in QGuiApplication.clipboard().text()
         saved = tmp_path / "saved.jsonl"

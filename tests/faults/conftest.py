@@ -5,12 +5,15 @@ QApplication (the same loop ``tests/qt`` uses; never ``qtbot.wait*`` inside
 them, await ``wait_until``/``wait_signal`` instead); every other async test
 runs on a plain asyncio loop. The offscreen platform's notes about what it
 cannot do are not failures (see ``tests/qt/conftest.py``); every other Qt
-warning is.
+warning is. After each GUI test its cyclic garbage is collected on the GUI
+thread, as ``tests/qt`` does: a later collection on the stub's thread would
+free Qt objects there and crash the process (``desktop_app/qt/gc_guard.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -47,6 +50,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _is_gui(item) and here in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))
+
+
+@pytest.fixture(autouse=True)
+def collect_on_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if _is_gui(request.node):
+        gc.collect()
 
 
 @pytest.fixture(scope="module")

@@ -284,3 +284,23 @@ async def test_a_chosen_recording_answers_the_next_prompt(tmp_path: Path) -> Non
         assert model.exchanges[0].request.url.endswith("/v1/messages")
         _, status = await send_and_finish(window, "And now a normal one")
         assert status == "complete"
+
+
+async def test_closing_mid_answer_keeps_its_stream_in_the_history(
+    stub: object, tmp_path: Path
+) -> None:
+    path = tmp_path / "history.sqlite3"
+    profile = stub_profile(stub.url)  # type: ignore[attr-defined]
+    async with open_window([profile], history=HistoryStore.open(path)) as window:
+        message_id = await send(window, "a long one", model="stub-long")
+        controller = window.chat.stream_of(window.chat.current_id or -1)
+        assert controller is not None
+        await wait_until(lambda: len(controller.text) > 200)
+        # Leaving the block closes the window mid-answer (shutdown waits for the write).
+    with HistoryStore.open(path) as history:
+        assert history.get_message(int(message_id)).status is MessageStatus.INTERRUPTED
+        stored = history.inspection(int(message_id))
+    assert stored is not None
+    model = InspectorModel.from_json(stored)
+    assert model.frames
+    assert model.end_state is TurnState.CANCELLED  # the session saw the client go

@@ -8,7 +8,8 @@ earlier pages through ``ChatView.load_earlier``), scrolls it near the top of
 the chat once the column is laid out (``_Scroller``), and draws a ``Flash``
 around it for a moment so the eye finds it. Built on ChatView's public API only; the
 scrolling policy (following stops, the anchor holds the message still) stays
-the chat view's.
+the chat view's. A ``ChatView.scroll_to_message`` (being added with paged
+message widgets) does all of this itself and is used when present.
 
 Must not: change the message or its widget's state (the flash is a child
 that paints a frame over it and deletes itself).
@@ -32,6 +33,10 @@ SCROLL_TRIES = 60  # frames to wait for the column's layout (about a second)
 
 def reveal_message(view: ChatView, message_id: str) -> bool:
     """Scroll ``message_id`` into view and flash it; False if the conversation lacks it."""
+    # The chat view's own jump (paged widgets, anchoring, highlight) where it has one.
+    scroll_to_message = getattr(view, "scroll_to_message", None)
+    if scroll_to_message is not None:
+        return bool(scroll_to_message(message_id))
     widget = view.message_widget(message_id)
     for _ in range(view.message_count()):
         if widget is not None:

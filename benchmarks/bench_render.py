@@ -144,7 +144,7 @@ def per_flush_cost(app: QApplication, prefill: int) -> list[float]:
         for token in probe[k * 25 : (k + 1) * 25]:
             view.append_text("a", token)
         started = time.perf_counter()
-        view._on_flush_timer()  # what the frame timer runs
+        view._flusher.on_timer()  # what the frame timer runs
         pump(app)  # layout + paint
         times.append(time.perf_counter() - started)
     close(view, app)
@@ -189,14 +189,14 @@ def stall_and_lag(app: QApplication, seconds: float) -> dict[str, float]:
             sent.append((now, position))
 
     shown: list[tuple[float, int]] = []  # (time, characters in the document)
-    real_flush = view._on_flush_timer
+    real_flush = view._flusher.on_timer
 
     def flush_and_record() -> None:
         real_flush()
         shown.append((time.perf_counter(), body._stream._shown))
 
-    view._flush_timer.timeout.disconnect()
-    view._flush_timer.timeout.connect(flush_and_record)
+    view._flusher.timer.timeout.disconnect()
+    view._flusher.timer.timeout.connect(flush_and_record)
 
     lateness: list[float] = []
     last = [time.perf_counter()]

@@ -116,6 +116,7 @@ class _Settled:
 
     def show(self) -> None:
         self.browser.setHtml("".join(self.blocks))
+        self.browser.fit()
         self.browser.setVisible(True)
 
 
@@ -187,6 +188,8 @@ class MarkdownBody(QWidget):
     def set_style(self, style: HtmlStyle) -> None:
         """Re-render everything with new colours (theme change)."""
         self._style = style
+        if self._tail is not None:
+            self._tail.set_link_colour(style.link)
         raw, closed = self._stream.raw, self._stream.closed
         if closed:
             self.set_text(raw)
@@ -281,6 +284,7 @@ class MarkdownBody(QWidget):
 
     def _new_segment(self, parent: QWidget | None = None) -> MarkdownSegment:
         segment = MarkdownSegment(parent or self)
+        segment.set_link_colour(self._style.link)
         segment.anchorClicked.connect(self._on_anchor)
         return segment
 
@@ -331,6 +335,7 @@ class MarkdownBody(QWidget):
         self._tail = None
         self._tail_serial += 1
         self._settled_layout.addWidget(tail)  # reparented after the settled segments
+        tail.show()  # reparenting hid it (the layout would show it from a queued call)
         settled = _Settled(tail)
         settled.size = SEGMENT_HTML_LIMIT + 1  # nothing else joins it
         self._settled.append(settled)
@@ -387,6 +392,7 @@ class MarkdownBody(QWidget):
         rendered = render_block(source, self._style, code_prefix=prefix, streaming=True)
         tail = self._tail_segment()
         tail.setHtml(rendered.html)
+        tail.fit()
         tail.setVisible(True)
         self._tail_codes = rendered.codes
         self._last_tail_seconds = time.perf_counter() - started
@@ -401,6 +407,7 @@ class MarkdownBody(QWidget):
         text = breakable(sanitize_text(text))
         # One insertText for the whole delta (one layout pass), long lines cut.
         cursor.insertText(chop_paragraphs(text, cursor.block().length() - 1))
+        tail.fit()
 
     def _show_notice(self) -> None:
         if self._notice is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPointF, Qt, QUrl
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtGui import QColor, QPalette, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
@@ -71,14 +71,37 @@ class MarkdownSegment(QTextBrowser):
         document = self.document()
         document.setDocumentMargin(0)
         document.setUndoRedoEnabled(False)  # appends would otherwise pile up undo steps
-        document.documentLayout().documentSizeChanged.connect(self._fit)
+        document.documentLayout().documentSizeChanged.connect(self.fit)
         self.highlighted.connect(self._show_target)
         self.setFixedHeight(0)
 
-    def _fit(self) -> None:
+    def set_link_colour(self, colour: str) -> None:
+        """Links in HTML set from now on use ``colour`` (the theme's link colour).
+
+        The generated HTML colours its own anchors; this default covers any
+        anchor that does not, and the palette covers Qt's own link drawing.
+        """
+        self.document().setDefaultStyleSheet(f"a {{ color: {colour}; }}")
+        palette = self.palette()
+        for role in (QPalette.ColorRole.Link, QPalette.ColorRole.LinkVisited):
+            palette.setColor(role, QColor(colour))
+        self.setPalette(palette)
+
+    def fit(self) -> None:
+        """Be exactly as tall as the document, now.
+
+        ``document().size()`` finishes Qt's lazy layout first: the document
+        otherwise lays out the first ~1,000 characters and reports the rest
+        from a timer, and a frame painted in between clips the last lines.
+        """
         height = math.ceil(self.document().size().height())
         if height != self.height():
             self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.fit()  # new width, new line breaks
 
     def _show_target(self, url: QUrl) -> None:
         # Show where a link goes before it is clicked.

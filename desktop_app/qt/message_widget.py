@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.qt.answer_notice import NOTICE_STATUSES, AnswerNotice
+from desktop_app.qt.elided_label import ElidedLabel
 from desktop_app.qt.markdown_body import MarkdownBody
 from desktop_app.qt.message_view import STATUSES, MessageView, Role, announce, clip
 from desktop_app.qt.reasoning_section import ReasoningSection
@@ -117,7 +118,7 @@ class MessageWidget(QFrame):
             self._body.linkRefused.connect(self.linkRefused)
             column.addWidget(self._body)
 
-        self._status_label = QLabel(self._bubble)
+        self._status_label = ElidedLabel(self._bubble)  # a long status never widens the chat
         self._status_label.setObjectName("statusLine")
         self._status_label.setAccessibleName("Status")
         self._status_label.setVisible(False)
@@ -315,6 +316,16 @@ class MessageWidget(QFrame):
             if isinstance(name, str):
                 button.setIcon(themed_icon(name, theme))
 
+    def set_highlighted(self, highlighted: bool) -> None:
+        """Tint the bubble (a search hit just scrolled to); no size change."""
+        self._bubble.setProperty("highlighted", highlighted)
+        self._bubble.style().unpolish(self._bubble)
+        self._bubble.style().polish(self._bubble)
+
+    @property
+    def highlighted(self) -> bool:
+        return bool(self._bubble.property("highlighted"))
+
     def copy_to_clipboard(self) -> None:
         QGuiApplication.clipboard().setText(self.raw_text())
         self.copied.emit(self._view.id)
@@ -362,7 +373,7 @@ class MessageWidget(QFrame):
         self._status_label.setVisible(streaming)
         if streaming:
             label = self._status_text or "Answering"
-            self._status_label.setText(f"{label} {_DOTS[self._dots]}")
+            self._status_label.set_full_text(f"{label} {_DOTS[self._dots]}")
             self._status_label.setAccessibleDescription(label)
 
     def _update_box(self) -> None:

@@ -8,7 +8,11 @@ Owns the scrolling policy of the chat (users.md T2, "scroll hijacking"):
 - scroll anchoring (CSS ``overflow-anchor``): when not following, the widget
   at the top of the viewport (the finest one: a text segment, else its
   message) keeps its position on screen whatever changes above or inside it
-  (a stream ending, reasoning collapsing, earlier messages loading).
+  (a stream ending, reasoning collapsing, earlier messages loading);
+  ``anchor_to`` puts a chosen widget there (a search hit);
+- when the column does not reach the newest item (``at_latest`` is false),
+  its bottom is not "the bottom": nothing follows, and ``nearBottom`` asks for
+  the next items.
 
 Must not: know what the items are beyond being widgets in a column.
 """
@@ -34,17 +38,20 @@ class ScrollFollower(QObject):
     followingChanged = Signal(bool)
     positionChanged = Signal()  # scrolled, or the content's height changed
     nearTop = Signal()
+    nearBottom = Signal()  # only while the column does not reach the newest item
 
     def __init__(
         self,
         scroll: QScrollArea,
         items: Callable[[], Sequence[QWidget]],
         fine: tuple[type[QWidget], ...] = (),
+        at_latest: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__(scroll)
         self._scroll = scroll
         self._items = items  # the column's items, top to bottom
         self._fine = fine  # widget types inside items that make better anchors
+        self._at_latest = at_latest
         self._following = True
         self._programmatic = 0
         self._anchor: list[tuple[QWidget, int]] = []  # finest first
@@ -85,6 +92,12 @@ class ScrollFollower(QObject):
     def forget(self) -> None:
         self._anchor = []
 
+    def anchor_to(self, widget: QWidget, offset: int) -> None:
+        """Stop following and keep ``widget`` ``offset`` pixels below the viewport's top."""
+        self.set_following(False)
+        self._anchor = [(widget, offset)]
+        self._restore_anchor()
+
     # ------------------------------------------------------------------ internals
     def _set_scroll(self, value: int) -> None:
         bar = self._scroll.verticalScrollBar()
@@ -98,14 +111,16 @@ class ScrollFollower(QObject):
 
     def _on_scrolled(self, value: int) -> None:
         if not self._programmatic:
-            at_bottom = self.distance_from_bottom <= FOLLOW_SLOP
-            self.set_following(at_bottom)
-            if not at_bottom:
+            following = self.distance_from_bottom <= FOLLOW_SLOP and self._at_latest()
+            self.set_following(following)
+            if not following:
                 self.capture_anchor()
         else:
             self.positionChanged.emit()
         if value < NEAR_TOP_MARGIN:
             self.nearTop.emit()
+        if self.distance_from_bottom < NEAR_TOP_MARGIN and not self._at_latest():
+            self.nearBottom.emit()
 
     def _on_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._following:

@@ -124,6 +124,12 @@ async def main(app: object) -> int:
     app.aboutToQuit.connect(window.chat.save_all)  # type: ignore[attr-defined]
     app.aboutToQuit.connect(closing.set)  # type: ignore[attr-defined]
     _stop_on_signals(loop, window)
+    if os.environ.get("STREAMDESK_EXIT_ON_FIRST_PAINT") or os.environ.get(
+        "STREAMDESK_EXIT_AFTER_IDLE"
+    ):  # benchmarks/bench_startup.py: report the first paint (and memory at rest), exit
+        from desktop_app.qt.startup_probe import StartupProbe
+
+        StartupProbe(window)
     window.show()
     window.start()
     try:

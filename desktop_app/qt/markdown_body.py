@@ -30,9 +30,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from desktop_app.qt.block_highlighter import CodeColourer, remove_closing_fence
 from desktop_app.qt.markdown import (
     COPY_CODE_SCHEME,
     MARKDOWN_LIMIT,
@@ -150,6 +151,8 @@ class MarkdownBody(QWidget):
         self._serial = itertools.count()
         self._generation = 0
         self._jobs: dict[int, tuple[_Settled, int, int]] = {}  # job -> segment, index, gen
+        self._colourer = CodeColourer(_render_executor, self)
+        self._colourer.finished.connect(self.renderFinished)
         self._bridge = RenderBridge(self)
         self._bridge.rendered.connect(self._on_rendered)
         self._last_tail_seconds = 0.0
@@ -203,7 +206,12 @@ class MarkdownBody(QWidget):
 
     @property
     def has_pending_renders(self) -> bool:
-        return bool(self._jobs)
+        """Worker renders not swapped in yet, or a code block still being coloured."""
+        return bool(self._jobs) or self._colourer.pending
+
+    def finish_pending_colours(self) -> None:
+        """Colour the code blocks being coloured now, not over the next frames (tests)."""
+        self._colourer.finish_now()
 
     @property
     def backlog(self) -> int:
@@ -236,6 +244,7 @@ class MarkdownBody(QWidget):
     def _reset(self) -> None:
         self._generation += 1
         self._jobs.clear()
+        self._colourer.reset()
         for settled in self._settled:
             settled.browser.deleteLater()
         self._settled.clear()
@@ -324,14 +333,21 @@ class MarkdownBody(QWidget):
         """Keep the append-mode tail's display as the finished block's segment.
 
         Building a huge block again would cost as much as showing it did (Qt
-        lays out ~0.5 us per character): a block too big for Markdown stays as
-        shown; a smaller one is rendered on the worker and swapped in.
+        lays out ~0.5 us per character): a code block stays as shown and is
+        coloured in place over the next frames (``block_highlighter``); any
+        other block too big for Markdown stays as shown; a smaller one is
+        rendered on the worker and swapped in.
         """
         tail = self._tail
         assert tail is not None
-        self._append_to_tail(
-            _FENCE_END.sub("", unshown) if len(block) > MARKDOWN_LIMIT else unshown
-        )
+        fence = lone_fence(sanitize_text(block))
+        if fence is not None:
+            self._append_to_tail(unshown)
+            remove_closing_fence(tail)
+        else:
+            self._append_to_tail(
+                _FENCE_END.sub("", unshown) if len(block) > MARKDOWN_LIMIT else unshown
+            )
         self._tail = None
         self._tail_serial += 1
         self._settled_layout.addWidget(tail)  # reparented after the settled segments
@@ -340,11 +356,13 @@ class MarkdownBody(QWidget):
         settled.size = SEGMENT_HTML_LIMIT + 1  # nothing else joins it
         self._settled.append(settled)
         self._codes.update(self._tail_codes)
-        fence = lone_fence(sanitize_text(block)) if len(block) > MARKDOWN_LIMIT else None
         if fence is not None:
             for code_id in self._tail_codes:
                 self._codes[code_id] = fence[1].removesuffix("\n")
         self._tail_codes = {}
+        if fence is not None:
+            self._colourer.colour(tail, fence[0], self._style.pygments_style)
+            return
         if len(block) > MARKDOWN_LIMIT:
             return
         settled.blocks.append("")
@@ -402,12 +420,9 @@ class MarkdownBody(QWidget):
     def _append_to_tail(self, text: str) -> None:
         tail = self._tail_segment()
         tail.setVisible(True)
-        cursor = QTextCursor(tail.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
         text = breakable(sanitize_text(text))
-        # One insertText for the whole delta (one layout pass), long lines cut.
-        cursor.insertText(chop_paragraphs(text, cursor.block().length() - 1))
-        tail.fit()
+        # One insert for the whole delta (one layout pass), long lines cut.
+        tail.append_plain(chop_paragraphs(text, tail.document().lastBlock().length() - 1))
 
     def _show_notice(self) -> None:
         if self._notice is None:

@@ -14,7 +14,15 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPointF, Qt, QUrl
-from PySide6.QtGui import QColor, QPalette, QResizeEvent, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QPalette,
+    QResizeEvent,
+    QTextBlockFormat,
+    QTextCursor,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
@@ -86,6 +94,39 @@ class MarkdownSegment(QTextBrowser):
         for role in (QPalette.ColorRole.Link, QPalette.ColorRole.LinkVisited):
             palette.setColor(role, QColor(colour))
         self.setPalette(palette)
+
+    def append_plain(self, text: str) -> None:
+        """Append ``text`` as plain lines that continue the last block's look.
+
+        Qt gives inserted text the format of the character before it and new
+        lines the format of the block they split: a streamed code block would
+        carry on in the colour and italics of its last comment, with a
+        paragraph's spacing under every line. The new text gets the last
+        character's font and background only, and the new lines no spacing
+        between them (the last keeps the block's).
+        """
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        look = cursor.charFormat()
+        look.clearForeground()
+        look.setFontItalic(False)
+        look.setFontWeight(QFont.Weight.Normal)
+        look.setFontUnderline(False)
+        look.setAnchor(False)
+        look.setAnchorHref("")
+        bottom = cursor.blockFormat().bottomMargin()
+        cursor.beginEditBlock()
+        if bottom and "\n" in text:
+            tight = QTextBlockFormat()
+            tight.setBottomMargin(0)
+            cursor.mergeBlockFormat(tight)  # the lines split from it inherit this
+        cursor.insertText(text, look)
+        if bottom and "\n" in text:
+            spaced = QTextBlockFormat()
+            spaced.setBottomMargin(bottom)
+            cursor.mergeBlockFormat(spaced)  # the cursor is on the last line
+        cursor.endEditBlock()
+        self.fit()
 
     def fit(self) -> None:
         """Be exactly as tall as the document, now.

@@ -33,9 +33,12 @@ tracked = subprocess.run(["git", "ls-files", "desktop_app", "server_stub", "reso
                          capture_output=True, text=True, check=True).stdout.split()
 # Code is checked by running it below; Markdown notes for developers are not run-time data.
 data = [f for f in tracked if not f.endswith((".py", ".pyi", ".md"))]
-missing = [f for f in data if f not in names]
+# resources/ is installed as the package desktop_app.resources (pyproject.toml, package-dir).
+def in_wheel(f):
+    return "desktop_app/" + f if f.startswith("resources/") else f
+missing = [f for f in data if in_wheel(f) not in names]
 for f in data:
-    print(f"  {'ok  ' if f not in missing else 'FAIL'} wheel has {f}")
+    print(f"  {'ok  ' if f not in missing else 'FAIL'} wheel has {in_wheel(f)}")
 if missing:
     print("  -> package data missing from the wheel (see packaging/README.md, 'pip and pipx')")
     sys.exit(1)

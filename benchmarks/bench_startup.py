@@ -1,18 +1,25 @@
-"""Start time of the PyInstaller bundle against ``python -m desktop_app``, plus package sizes.
+"""Start-up of the app: time to the first window, memory, and the bundle against the source.
 
-Run after ``scripts/build_bundle`` (it needs ``dist/streamdesk``):
-``python benchmarks/bench_startup.py [--runs N]``. Writes ``benchmarks/results/startup.txt``
-as well as stdout.
+``python benchmarks/bench_startup.py [--runs N] [--idle S]``; writes
+``benchmarks/results/startup.txt`` as well as stdout. ``python -m desktop_app`` is always
+measured; the PyInstaller bundle too when ``dist/streamdesk`` exists (``scripts/build_bundle``).
 
-Both commands run in the same process tree, alternately (bundle, source, bundle, source ...,
-the first pair's order swapped every round), N times each; the report gives the median and range
-of each, and the median of the per-round ratio bundle/source (this machine is noisy: compare
-ratios, not absolute figures from different runs). Workloads:
-- ``first window``: ``STREAMDESK_EXIT_ON_FIRST_PAINT=1 streamdesk`` opens the main window
-  offscreen and exits at its first paint; timed from spawn to exit. Used only when the app
-  supports that hook; otherwise the report says so.
-- ``self-test``: ``streamdesk --self-test`` (window + one streamed answer from the embedded stub).
-- ``--version``: interpreter start and the CLI import only, no Qt.
+Every command runs in the same process tree, interleaved (the order rotates every round), N
+times each after one untimed warm-up run each; the report gives medians and ranges, and same-run
+ratios (this machine is noisy: compare ratios, not absolute figures from different runs).
+
+- ``first window``: the app's start-up probe (``desktop_app/qt/startup_probe.py``):
+  ``STREAMDESK_T0_NS`` is set to ``time.time_ns()`` just before the spawn and
+  ``STREAMDESK_EXIT_AFTER_IDLE=S`` (default 2): the app prints the time from T0 to the main
+  window's first painted frame and its resident memory then, idles S seconds with the window
+  shown and the offline stub started as on any first launch, prints its resident memory at
+  rest and exits. The baseline is ``python -c pass`` (spawn to exit) in the same rounds:
+  the ratio says how many bare interpreter starts the first window costs. All runs share one
+  temporary set of XDG directories, so after the warm-up they open an existing history (the
+  second launch, not the very first).
+- ``self-test``: ``streamdesk --self-test`` (window + one streamed answer from the embedded
+  stub); and ``--version``: interpreter start and the CLI import only, no Qt. Bundle against
+  source, only when the bundle exists.
 Sizes: the bundle (and before pruning, from the spec's prune report), the tarball, the .deb;
 build time from ``build/build-report.txt`` when the build script wrote one.
 """
@@ -27,6 +34,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "startup.txt"
 BUNDLE = ROOT / "dist" / "streamdesk"
 FIRST_PAINT_HOOK = "STREAMDESK_EXIT_ON_FIRST_PAINT"
+IDLE_HOOK = "STREAMDESK_EXIT_AFTER_IDLE"
+LABELS = {"source": "python -m desktop_app", "bundle": "dist/streamdesk/streamdesk"}
 TIMEOUT = 120
 
 
@@ -76,6 +86,82 @@ def _timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float | Non
 def _hook_supported() -> bool:
     sources = (ROOT / "desktop_app").rglob("*.py")
     return any(FIRST_PAINT_HOOK in path.read_text(encoding="utf-8") for path in sources)
+
+
+def _median_range(xs: Sequence[float], unit: str = "ms", scale: float = 1000.0) -> str:
+    med = statistics.median(xs) * scale
+    return f"{med:.0f} {unit} ({min(xs) * scale:.0f}-{max(xs) * scale:.0f})"
+
+
+def _probe(argv: Sequence[str], env: dict[str, str]) -> dict[str, float]:
+    """One start with the probe: seconds to first paint, RSS then and at rest (MiB)."""
+    env = dict(env, STREAMDESK_T0_NS=str(time.time_ns()))
+    result = subprocess.run(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    first = re.search(r"^first-paint ([0-9.]+) rss-mib ([0-9.]+)$", result.stdout, re.M)
+    rest = re.search(r"^rest-rss-mib ([0-9.]+)$", result.stdout, re.M)
+    if result.returncode != 0 or first is None or rest is None:
+        raise RuntimeError(
+            f"{' '.join(argv)} exited {result.returncode}: {result.stdout[-300:]!r} "
+            f"{result.stderr[-800:]!r}"
+        )
+    return {
+        "first": float(first.group(1)),
+        "rss_first": float(first.group(2)),
+        "rss_rest": float(rest.group(1)),
+    }
+
+
+def first_window(commands: dict[str, list[str]], runs: int, idle: float) -> list[str]:
+    """Time to the first window and memory, each command interleaved with ``python -c pass``."""
+    data = Path(tempfile.mkdtemp(prefix="streamdesk-bench-startup-"))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **{IDLE_HOOK: f"{idle:g}"})
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        env[var] = str(data / var.lower())
+    env.pop(FIRST_PAINT_HOOK, None)
+    baseline_cmd = [sys.executable, "-c", "pass"]
+    for argv in commands.values():  # warm-up: caches, and the history's first creation
+        _probe(argv, env)
+    _timed(baseline_cmd, env)
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
+    baseline: list[float] = []
+    names = [*commands, "baseline"]
+    for i in range(runs):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            if name == "baseline":
+                baseline.append(_timed(baseline_cmd, env)[0])
+            else:
+                samples[name].append(_probe(commands[name], env))
+    lines = [
+        f"first window and memory ({runs} runs each, interleaved with python -c pass; "
+        f"idle {idle:g} s for the memory at rest):",
+        f"  python -c pass (spawn to exit): {_median_range(baseline)}",
+    ]
+    for name, runs_of in samples.items():
+        first = [s["first"] for s in runs_of]
+        ratios = [f / b for f, b in zip(first, baseline, strict=True)]
+        lines += [
+            f"  {name} ({LABELS[name]}):",
+            f"    process start to first painted window: {_median_range(first)}; "
+            f"{statistics.median(ratios):.1f}x python -c pass "
+            f"({min(ratios):.1f}-{max(ratios):.1f}, median of per-round ratios)",
+            "    resident memory at first paint: "
+            + _median_range([s["rss_first"] for s in runs_of], "MiB", 1.0),
+            f"    resident memory at rest ({idle:g} s later, offline stub running): "
+            + _median_range([s["rss_rest"] for s in runs_of], "MiB", 1.0),
+        ]
+    if "bundle" in samples and "source" in samples:
+        pairs = zip(samples["bundle"], samples["source"], strict=True)
+        ratio = statistics.median(b["first"] / s["first"] for b, s in pairs)
+        lines.append(f"  bundle/source first window, median of per-round ratios: {ratio:.2f}")
+    return lines
 
 
 def compare(
@@ -160,29 +246,39 @@ def sizes() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=7, help="runs per command (>= 5)")
+    parser.add_argument("--idle", type=float, default=2.0, help="seconds idle before 'at rest'")
     args = parser.parse_args(argv)
-    if not (BUNDLE / "streamdesk").is_file():
-        print("No bundle: run scripts/build_bundle first.", file=sys.stderr)
-        return 2
+    if args.runs < 5:
+        parser.error("--runs must be at least 5 (medians of fewer say little on this machine)")
+    has_bundle = (BUNDLE / "streamdesk").is_file()
+    commands = {"source": [sys.executable, "-m", "desktop_app"]}
+    if has_bundle:
+        commands["bundle"] = [str(BUNDLE / "streamdesk")]
     lines = [
-        "Streamdesk startup: PyInstaller bundle vs python -m desktop_app (benchmarks/bench_startup.py)",
+        "Streamdesk startup (benchmarks/bench_startup.py)",
         f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         "QT_QPA_PLATFORM=offscreen",
         "",
     ]
     if _hook_supported():
-        lines += compare(
-            "first window (exit at first paint)", [], args.runs, {FIRST_PAINT_HOOK: "1"}
-        )
+        lines += first_window(commands, args.runs, args.idle)
     else:
-        lines.append(f"first window: not measured, the app has no {FIRST_PAINT_HOOK} hook yet")
+        lines.append(f"first window: not measured, the app has no {FIRST_PAINT_HOOK} hook")
+    if not has_bundle:
+        lines += ["", "bundle: not measured (no dist/streamdesk; run scripts/build_bundle)"]
+        return _write(lines)
+    lines.append("")
     try:
         lines += compare("self-test (window + one streamed answer)", ["--self-test"], args.runs)
     except RuntimeError as exc:
         lines.append(f"self-test: not measured ({exc})")
     lines += compare("--version (no Qt)", ["--version"], args.runs)
     lines += ["", *sizes()]
+    return _write(lines)
+
+
+def _write(lines: list[str]) -> int:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

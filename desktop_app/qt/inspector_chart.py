@@ -1,8 +1,10 @@
 """The inspector's timeline chart: a small QPainter drawing of one stream.
 
 Time runs left to right from the first request. Each token is a bar as tall
-as the gap before it (the inter-token gap), so a stutter stands out; the
-stall threshold is a dashed line, stalls are shaded red, keep-alives are
+as the gap before it (the inter-token gap) on a logarithmic scale, so the
+10-50 ms rhythm of a healthy stream and a 2 s stall are both legible on one
+plot (on a linear scale the stall threshold flattens every ordinary gap to
+the axis); the stall threshold is a dashed line, stalls are shaded red, keep-alives are
 grey ticks under the axis, reconnects orange dashed lines labelled with
 their ``Last-Event-ID``, and vertical marks show the first byte, the first
 token and the end (green complete, orange interrupted, red failed, grey
@@ -45,6 +47,7 @@ END_WORDS = {
     TurnState.CANCELLED: "stopped",
 }
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 22, 30
+FLOOR = 0.001  # the gap at the bottom of the log scale; shorter gaps sit on the axis
 Scale = Callable[[float], float]  # seconds to pixels
 
 
@@ -75,10 +78,10 @@ class TimelineChart(QWidget):
 
     def _ceiling(self, timeline: Timeline) -> float:
         """The gap at the top of the plot: the largest gap, at least 1.5x the threshold."""
-        top = max(timeline.max_gap or 0.0, timeline.threshold * 1.5, 0.01)
+        top = max(timeline.max_gap or 0.0, timeline.threshold * 1.5, FLOOR * 10)
         if self.now is not None and timeline.tokens and timeline.end is None:
             top = max(top, self.now - timeline.tokens[-1])  # an ongoing silence
-        return top * 1.1
+        return top * 1.3
 
     # ------------------------------------------------------------ painting
 
@@ -103,8 +106,12 @@ class TimelineChart(QWidget):
         def x(t: float) -> float:
             return plot.left() + plot.width() * min(max(t, 0.0), span) / span
 
+        decades = math.log10(ceiling / FLOOR)
+
         def y(gap: float) -> float:
-            return plot.bottom() - plot.height() * min(gap, ceiling) / ceiling
+            if gap <= FLOOR:
+                return plot.bottom()
+            return plot.bottom() - plot.height() * math.log10(min(gap, ceiling) / FLOOR) / decades
 
         self._axes(painter, plot, span, ceiling, text, x, y)
         metrics = painter.fontMetrics()
@@ -157,15 +164,14 @@ class TimelineChart(QWidget):
                 label,
             )
             t += step
-        gap_step = _nice_step(ceiling / 3)
-        gap = gap_step
         grid = QPen(QColor(text.red(), text.green(), text.blue(), 40), 1)
-        while gap < ceiling:
+        for decade in range(math.ceil(math.log10(ceiling / FLOOR))):
+            gap = FLOOR * 10**decade  # one line a decade: 1 ms, 10 ms, 100 ms, 1 s ...
             py = y(gap)
             painter.setPen(grid)
             painter.drawLine(QLineF(plot.left(), py, plot.right(), py))
             painter.setPen(text)
-            label = _seconds(gap)
+            label = f"{gap * 1000:.0f} ms" if gap < 1 else f"{gap:.0f} s"
             painter.drawText(
                 QPointF(
                     plot.left() - 4 - metrics.horizontalAdvance(label),
@@ -173,9 +179,8 @@ class TimelineChart(QWidget):
                 ),
                 label,
             )
-            gap += gap_step
         painter.setPen(text)
-        painter.drawText(QPointF(4, TOP - 8), "gap before each token")
+        painter.drawText(QPointF(4, TOP - 8), "gap before each token (log scale)")
 
     def _tokens(
         self, painter: QPainter, plot: QRectF, timeline: Timeline, x: Scale, y: Scale
@@ -225,6 +230,7 @@ class TimelineChart(QWidget):
                 (timeline.end, END_WORDS.get(state, state.value), END_COLORS.get(state, text))
             )
         metrics = painter.fontMetrics()
+        background = self.palette().color(QPalette.ColorRole.Base)
         row_right: list[float] = []  # labels stack in rows so they never overlap
         for t, label, color in sorted(labels, key=lambda item: item[0]):
             px = x(t)
@@ -236,10 +242,11 @@ class TimelineChart(QWidget):
             if row == len(row_right):
                 row_right.append(0.0)
             row_right[row] = left + width + 6
+            top = plot.top() + row * metrics.height()
+            # A backing keeps the threshold line and the other marks from striking the words.
+            painter.fillRect(QRectF(left - 1, top, width + 2, metrics.height()), background)
             painter.setPen(color)
-            painter.drawText(
-                QPointF(left, plot.top() + metrics.ascent() + row * metrics.height()), label
-            )
+            painter.drawText(QPointF(left, top + metrics.ascent()), label)
 
 
 def describe(timeline: Timeline | None) -> str:

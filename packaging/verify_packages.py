@@ -135,11 +135,43 @@ def check_cli_against_stub(c: Checker, folder: Path) -> None:
             stub.stdout.close()
 
 
-def check_xcb(c: Checker, folder: Path) -> None:
+def missing_depends(deb: Path) -> list[str]:
+    """The packages of the .deb's Depends that this machine has not installed (the first of
+    each ``a | b`` choice is named). Empty where dpkg cannot tell (not a Debian system)."""
+    if shutil.which("dpkg-query") is None or shutil.which("dpkg-deb") is None:
+        return []
+    field = subprocess.run(
+        ["dpkg-deb", "--field", str(deb), "Depends"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    missing = []
+    for choice in filter(None, (part.strip() for part in field.split(","))):
+        names = [re.split(r"[ (:]", alt.strip())[0] for alt in choice.split("|")]
+        if not any(_installed(name) for name in names):
+            missing.append(names[0])
+    return missing
+
+
+def _installed(package: str) -> bool:
+    r = subprocess.run(
+        ["dpkg-query", "--show", "--showformat=${db:Status-Status}", package],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return r.returncode == 0 and r.stdout.strip() == "installed"
+
+
+def check_xcb(c: Checker, folder: Path, deb: Path) -> None:
     """The self-test on a real X server (Xvfb), through the xcb plugin and the OS libraries the
-    .deb Depends on: proves those are enough. Skipped without xvfb-run (apt-get install xvfb)."""
+    .deb Depends on: proves those are enough. Skipped without xvfb-run (apt-get install xvfb),
+    and where the Depends are not all installed: the bundle is then missing what apt would bring
+    (``packaging/check_deb_install.sh`` installs the .deb with them and runs the same check)."""
     if shutil.which("xvfb-run") is None:
         print("  skip self-test on X11: no xvfb-run (apt-get install xvfb xauth)")
+        return
+    missing = missing_depends(deb)
+    if missing:
+        print(f"  skip self-test on X11: the .deb's Depends are not installed here: {missing}")
         return
     c.run(
         ["xvfb-run", "--auto-servernum", folder / "streamdesk", "--self-test"],
@@ -149,11 +181,11 @@ def check_xcb(c: Checker, folder: Path) -> None:
     )
 
 
-def check_bundle(c: Checker, bundle: Path) -> None:
+def check_bundle(c: Checker, bundle: Path, deb: Path) -> None:
     print(f"bundle {bundle} ({_size_mb(bundle):.1f} MB)")
     check_programs(c, bundle, "bundle", self_test=True)
     check_cli_against_stub(c, bundle)
-    check_xcb(c, bundle)
+    check_xcb(c, bundle, deb)
     files = [str(p.relative_to(bundle)) for p in bundle.rglob("*")]
     bad = [f for f in files if FORBIDDEN.search("/" + f)]
     c.check(not bad, f"bundle carries no QtWebEngine/QML/Quick/QtNetwork/translations {bad[:5]}")
@@ -310,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if c.failures:
         return 1
     icons = (dist.parent / "build" / "icons" / "hicolor").is_dir()
-    check_bundle(c, bundle)
+    check_bundle(c, bundle, deb)
     with tempfile.TemporaryDirectory(prefix="streamdesk-verify-") as tmp:
         (Path(tmp) / "tar").mkdir()
         (Path(tmp) / "deb").mkdir()

@@ -138,6 +138,12 @@ loopback, outside the table:
   `ask` (`core.turn`).
 - An interrupted answer's hint named a Retry button the window does not show
   there (`core.errors` now says Regenerate).
+- `streamdesk ask` printed the window's advice (“…this profile in Settings”,
+  “Use Continue … or Regenerate”), controls a command-line user does not have
+  (`cli.hints` now names the options and subcommands that do the job).
+- `streamdesk ask` exited 3, as for a connection error, when the idle watchdog
+  ended an answer after text had arrived, though it printed and saved it as
+  interrupted (it now exits 4, like every interrupted answer).
 """
 
 HEADER = (
@@ -152,9 +158,13 @@ def render() -> str:
         parts.append(f"## {title}\n\n{HEADER}")
         parts.append("\n".join(render_row(MATRIX[key]) for key in keys) + "\n")
     open_problems = [row for row in MATRIX.values() if "Open:" in row.note]
-    parts.append(
-        f"---\n\n{len(MATRIX)} rows; {len(open_problems)} with an open problem (see their notes)."
+    tally = (
+        f"{len(open_problems)} with an open problem (see their notes)"
+        if open_problems
+        else "none with an open problem"
     )
+    parts.append(f"{len(MATRIX)} rows; {tally}.\n")
+    parts.append(OUTRO.rstrip("\n"))
     return "\n".join(parts) + "\n"
 
 

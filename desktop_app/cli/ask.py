@@ -28,6 +28,7 @@ from desktop_app.cli import EXIT_CANCELLED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAN
 from desktop_app.cli.ask_history import AskHistory, UnknownConversation
 from desktop_app.cli.ask_output import Printer, print_stats, say
 from desktop_app.cli.ask_target import AskTarget, UsageError, resolve_target
+from desktop_app.cli.hints import command_line_hint
 from desktop_app.core.errors import ConfigError, SecretStoreError, StreamdeskError, TransportError
 from desktop_app.core.events import ReasoningDelta, TextDelta, TurnEnded, TurnState
 from desktop_app.core.observer import TurnObserver
@@ -47,8 +48,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="ask one question and stream the answer to stdout",
         description="Send one prompt and stream the answer to stdout as it arrives. The "
         "exchange is saved in the history the window shows (unless --no-save). "
-        "Exit codes: 0 complete, 2 usage, 3 connection or HTTP error (timeouts included), "
-        "4 interrupted, protocol or provider error, 130 cancelled.",
+        "Exit codes: 0 complete, 2 usage, 3 connection or HTTP error (a timeout before any "
+        "text included), 4 interrupted (part of the answer printed), protocol or provider "
+        "error, 130 cancelled.",
         epilog="Terminal safety: the answer is untrusted. Written to a terminal, every escape "
         "sequence and control character except newline and tab is removed; written to a "
         "pipe or file, escape sequences and C1 controls are removed and other bytes kept.",
@@ -186,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         error = end.error
         if isinstance(error, StreamdeskError):
-            say(stderr, f"{error} {error.hint}".strip())
+            hint = command_line_hint(error, saved=history.saving)
+            say(stderr, f"{error} {hint}".strip())
         else:
             say(stderr, f"the answer ended as {end.state.value}.")
         return exit_code(end)
@@ -278,6 +281,10 @@ class _Tee:
 def exit_code(end: TurnEnded) -> int:
     if end.state is TurnState.COMPLETE:
         return EXIT_OK
+    if end.state is TurnState.INTERRUPTED:
+        # However it broke (a drop, the idle watchdog after text arrived), part of an
+        # answer was printed and saved as interrupted: that is what the caller must know.
+        return EXIT_INTERRUPTED
     if isinstance(end.error, ConfigError | SecretStoreError):
         return EXIT_USAGE
     if isinstance(end.error, TransportError):

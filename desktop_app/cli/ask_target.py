@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from desktop_app.cli.hints import command_line_hint
 from desktop_app.core.errors import ConfigError, SecretStoreError
 from desktop_app.core.network import NetworkSettings, is_loopback, network_settings
 from desktop_app.core.profiles import Profile, find, load_profiles
@@ -177,7 +178,8 @@ def _profile_key(
         key = read_key(profile) if read_key is not None else keychain_key(profile, environ)
     except SecretStoreError as exc:
         raise UsageError(
-            f"The key of the profile “{profile.name}” could not be read: {exc} {exc.hint}".strip()
+            f"The key of the profile “{profile.name}” could not be read: {exc} "
+            f"{command_line_hint(exc)}".strip()
         ) from None
     return (key or "").strip()
 

@@ -31,12 +31,9 @@ from tests.faults.matrix_model import (
     Saved,
 )
 
-# Open problems the tests see but do not own: said in the rows' notes, so the
-# table never presents them as fine.
-CLI_GUI_WORDS = (
-    "Open: `ask` prints the core's hint, written for the window ({words}); a command-line "
-    "user has no such control. Reported to the `ask` owner."
-)
+# The window and `ask` say the same sentence; the advice after it names each one's own
+# controls (Settings and Continue in the window, options and subcommands for `ask`).
+CLI_OWN_HINT = "`ask` gives its own advice ({words}); the window's names its controls."
 
 ROWS: tuple[Row, ...] = (
     Row(
@@ -89,7 +86,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             NOTHING,
             3,
-            "The security certificate of 127.0.0.1:PORT could not be verified (self-signed certificate). If your company uses its own certificates, add its CA bundle to this profile in Settings.",
+            "The security certificate of 127.0.0.1:PORT could not be verified (self-signed certificate). If your company uses its own certificates, save the server as a profile with its CA bundle (streamdesk profile add NAME --base-url URL --ca-bundle FILE) and ask with --profile NAME.",
         ),
         gui=Gui(
             "error",
@@ -100,7 +97,7 @@ ROWS: tuple[Row, ...] = (
         ),
         saved=Saved("error", NOTHING, True),
         recovery=Recovery(1, 0, ()),
-        note=CLI_GUI_WORDS.format(words="“…to this profile in Settings”"),
+        note=CLI_OWN_HINT.format(words="a profile with `--ca-bundle`"),
     ),
     Row(
         key="stub:http_401",
@@ -110,7 +107,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             NOTHING,
             3,
-            "The server 127.0.0.1:PORT refused the API key (HTTP 401): Incorrect API key provided: sk-stub***. You can find your API key at https://platform.openai.com/account/api-keys. Check the API key for this profile in Settings.",
+            "The server 127.0.0.1:PORT refused the API key (HTTP 401): Incorrect API key provided: sk-stub***. You can find your API key at https://platform.openai.com/account/api-keys. Check the API key: the variable --api-key-env names (OPENAI_API_KEY or ANTHROPIC_API_KEY by default), or the profile's saved key (streamdesk profile set-key NAME).",
         ),
         gui=Gui(
             "error",
@@ -121,7 +118,7 @@ ROWS: tuple[Row, ...] = (
         ),
         saved=Saved("error", NOTHING, True),
         recovery=Recovery(1, 0, ()),
-        note=CLI_GUI_WORDS.format(words="“…for this profile in Settings”"),
+        note=CLI_OWN_HINT.format(words="`--api-key-env` or `profile set-key`"),
     ),
     Row(
         key="stub:http_404_model",
@@ -131,7 +128,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             NOTHING,
             3,
-            "The server 127.0.0.1:PORT does not know this address or model (HTTP 404 for /v1/chat/completions): The model `stub-http_404_model` does not exist or you do not have access to it. Check the base URL and the model name of this profile.",
+            "The server 127.0.0.1:PORT does not know this address or model (HTTP 404 for /v1/chat/completions): The model `stub-http_404_model` does not exist or you do not have access to it. Check the base URL and the model name (--base-url and --model, or the profile's).",
         ),
         gui=Gui(
             "error",
@@ -306,7 +303,7 @@ ROWS: tuple[Row, ...] = (
         core=Core("interrupted", "IdleTimeout", PARTIAL),
         cli=Cli(
             PARTIAL,
-            3,
+            4,
             "The answer stopped arriving: 127.0.0.1:PORT sent nothing new for 2 s. Try again; if it keeps happening, the server may be overloaded.",
         ),
         gui=Gui(
@@ -318,7 +315,7 @@ ROWS: tuple[Row, ...] = (
         ),
         saved=Saved("interrupted", PARTIAL, True),
         recovery=Recovery(1, 0, ()),
-        note="The idle watchdog counts only content, and only time spent waiting for the server. `ask` exits 3, not 4: it counts timeouts as connection errors (as its help says), though the partial answer is printed and saved as interrupted.",
+        note="The idle watchdog counts only content, and only time spent waiting for the server. `ask` exits 4 like any interrupted answer: part of it was printed and saved (a timeout before any text exits 3).",
     ),
     Row(
         key="stub:drop_mid_stream",
@@ -328,7 +325,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             PARTIAL,
             4,
-            "The connection to 127.0.0.1:PORT was lost before the answer finished. Use Continue to pick up where it stopped, or Regenerate to start again.",
+            'The connection to 127.0.0.1:PORT was lost before the answer finished. What arrived is printed above and saved; ask again, or carry on in the same conversation with: streamdesk ask --continue "Please continue"',
         ),
         gui=Gui(
             "interrupted",
@@ -339,7 +336,7 @@ ROWS: tuple[Row, ...] = (
         ),
         saved=Saved("interrupted", PARTIAL, True),
         recovery=Recovery(1, 0, ()),
-        note=CLI_GUI_WORDS.format(words="“Use Continue … or Regenerate”"),
+        note=CLI_OWN_HINT.format(words="`ask --continue`"),
     ),
     Row(
         key="drop_without_resume_url",
@@ -349,7 +346,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             PARTIAL,
             4,
-            "The connection to 127.0.0.1:PORT was lost before the answer finished. Use Continue to pick up where it stopped, or Regenerate to start again.",
+            'The connection to 127.0.0.1:PORT was lost before the answer finished. What arrived is printed above and saved; ask again, or carry on in the same conversation with: streamdesk ask --continue "Please continue"',
         ),
         gui=Gui(
             "interrupted",
@@ -361,7 +358,7 @@ ROWS: tuple[Row, ...] = (
         saved=Saved("interrupted", PARTIAL, True),
         recovery=Recovery(1, 0, ()),
         note="Without a resume URL a drop cannot be resumed, ids or not. "
-        + CLI_GUI_WORDS.format(words="“Use Continue … or Regenerate”"),
+        + CLI_OWN_HINT.format(words="`ask --continue`"),
     ),
     Row(
         key="stub:drop_then_resume",
@@ -393,7 +390,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             PARTIAL,
             4,
-            "The connection to 127.0.0.1:PORT dropped and the server could not resume the answer (HTTP 404). Use Continue to pick up where it stopped, or Regenerate to start again.",
+            'The connection to 127.0.0.1:PORT dropped and the server could not resume the answer (HTTP 404). What arrived is printed above and saved; ask again, or carry on in the same conversation with: streamdesk ask --continue "Please continue"',
         ),
         gui=Gui(
             "interrupted",
@@ -404,7 +401,7 @@ ROWS: tuple[Row, ...] = (
         ),
         saved=Saved("interrupted", PARTIAL, True),
         recovery=Recovery(1, 1, (0.05,)),
-        note=CLI_GUI_WORDS.format(words="“Use Continue … or Regenerate”"),
+        note=CLI_OWN_HINT.format(words="`ask --continue`"),
     ),
     Row(
         key="resume_url_204",
@@ -414,7 +411,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             PARTIAL,
             4,
-            "The connection to 127.0.0.1:PORT dropped and the server could not resume the answer (HTTP 204). Use Continue to pick up where it stopped, or Regenerate to start again.",
+            'The connection to 127.0.0.1:PORT dropped and the server could not resume the answer (HTTP 204). What arrived is printed above and saved; ask again, or carry on in the same conversation with: streamdesk ask --continue "Please continue"',
         ),
         gui=Gui(
             "interrupted",
@@ -426,7 +423,7 @@ ROWS: tuple[Row, ...] = (
         saved=Saved("interrupted", PARTIAL, True),
         recovery=Recovery(1, 1, (0.05,)),
         note="204 is the server saying there is nothing more to send; the answer stays interrupted. "
-        + CLI_GUI_WORDS.format(words="“Use Continue … or Regenerate”"),
+        + CLI_OWN_HINT.format(words="`ask --continue`"),
     ),
     Row(
         key="stub:error_event_mid_stream",

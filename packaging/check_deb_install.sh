@@ -35,7 +35,7 @@ check() { # check WHAT COMMAND...: runs it, prints ok/FAIL and its output's tail
     local out
     if out=$("$@" 2>&1); then
         echo "  ok   $what"
-        printf '%s\n' "$out" | tail -n 3 | sed 's/^/       | /'
+        if [ -n "$out" ]; then printf '%s\n' "$out" | tail -n 3 | sed 's/^/       | /'; fi
     else
         echo "  FAIL $what (exit $?)"
         printf '%s\n' "$out" | tail -n 15 | sed 's/^/       | /'

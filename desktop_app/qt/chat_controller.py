@@ -255,19 +255,22 @@ class ChatController(QObject):
             return self.regenerate(message_id)
         before = [m for m in self.history.messages(self._current) if m.position < message.position]
         request = self._request(target, before, prefill=message.text)
+        # What the server continues from (Anthropic drops trailing whitespace): the new text
+        # joins this, in the view and the history alike.
+        base_text = target.provider.continues_after(message.text)
         try:
             # Streaming again, text kept: checkpoints save the continuation as it comes.
             self.history.reopen_message(message.id)
         except StorageError as exc:
             self._report(exc)
             return False
-        self.view.update_message(streaming_view(message_id, message.text, message.reasoning))
+        self.view.update_message(streaming_view(message_id, base_text, message.reasoning))
         return self._start(
             self._current,
             message_id,
             target,
             request,
-            base_text=message.text,
+            base_text=base_text,
             base_reasoning=message.reasoning,
         )
 

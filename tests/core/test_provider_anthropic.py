@@ -373,6 +373,14 @@ def test_continue_sends_prefill_as_last_assistant_turn_without_trailing_space() 
     ]
 
 
+def test_the_continuation_joins_the_prefill_as_sent() -> None:
+    # The model continues from "Once upon a time" and starts with " there": joining that to
+    # the unstripped partial text would double the space.
+    assert PROVIDER.continues_after("Once upon a time \n") == "Once upon a time"
+    assert PROVIDER.continues_after("Once upon a time") + " there" == "Once upon a time there"
+    assert PROVIDER.continues_after(" \n") == ""  # not sent: the answer starts afresh
+
+
 def test_whitespace_only_prefill_is_not_sent() -> None:
     req = PROVIDER.build_request(_request(("user", "Hi"), prefill="  \n"), Endpoint("http://h/v1"))
     assert isinstance(req.json, dict)

@@ -471,6 +471,8 @@ def test_continue_appends_the_partial_answer_and_a_request_to_go_on() -> None:
         {"role": "user", "content": CONTINUE_PROMPT},
     ]
     assert "Do not repeat" in CONTINUE_PROMPT
+    # Sent back whole, so the continuation joins the whole partial text.
+    assert PROVIDER.continues_after("Once upon a time \n") == "Once upon a time \n"
 
 
 def test_api_key_is_not_in_the_request_repr() -> None:

@@ -64,7 +64,11 @@ async def test_switching_profiles_lists_their_models_and_sends_there(stub: objec
         assert window.chat.continue_last()  # Anthropic: the partial text as assistant prefill
         assert (await done.wait())[2] == "complete"
         window.chat_view.flush()
-        assert window.chat_view.raw_text(message_id).startswith(partial)
+        # The server continued from the partial text without its trailing whitespace (all the
+        # API accepts): the answer joins there, so no space or line break is doubled.
+        whole = window.chat_view.raw_text(message_id)
+        assert whole.startswith(partial.rstrip())
+        assert whole == window.services.history.get_message(int(message_id)).text
 
 
 async def test_a_picked_model_sticks_to_its_profile(stub: object) -> None:

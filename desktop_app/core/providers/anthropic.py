@@ -87,6 +87,11 @@ class AnthropicProvider:
     def models_url(self, endpoint: Endpoint) -> str | None:
         return _request.join_url(_request.strip_suffix(endpoint.base_url, "messages"), "models")
 
+    def continues_after(self, prefill: str) -> str:
+        # The prefill goes out without trailing whitespace (the API rejects it), so the model
+        # continues from the stripped text and starts its part with the space or line break.
+        return prefill.rstrip() if prefill.strip() else ""
+
 
 def _conversation(request: ChatRequest) -> tuple[str, list[_request.JSONObject]]:
     """The system text and the messages in the shape the API accepts.

@@ -90,3 +90,8 @@ class Provider(Protocol):
     def models_url(self, endpoint: Endpoint) -> str | None:
         """Where the server lists its models, if this format has such an endpoint."""
         ...
+
+    def continues_after(self, prefill: str) -> str:
+        """The partial answer as the server sees it when asked to go on from ``prefill``:
+        the continuation is joined to this, so nothing the server never saw is doubled."""
+        ...

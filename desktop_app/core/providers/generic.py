@@ -95,6 +95,9 @@ class GenericProvider:
     def models_url(self, endpoint: Endpoint) -> str | None:
         return None  # app-defined servers have no agreed model list
 
+    def continues_after(self, prefill: str) -> str:
+        return prefill  # sent back whole as the assistant's turn (see _request.CONTINUE_PROMPT)
+
 
 class GenericParser:
     """Reads one generic stream (see the module docstring for the shapes)."""

@@ -76,6 +76,9 @@ class OpenAIChatProvider:
         base = _request.strip_suffix(endpoint.base_url, "chat/completions")
         return _request.join_url(base, "models")
 
+    def continues_after(self, prefill: str) -> str:
+        return prefill  # sent back whole as the assistant's turn (see _request.CONTINUE_PROMPT)
+
 
 class OpenAIChatParser:
     """Reads one Chat Completions stream. Only choice 0 is read (we never ask for ``n > 1``)."""

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from desktop_app.core import profiles as profiles_mod
-from desktop_app.core.errors import ConfigError, StreamdeskError
+from desktop_app.core.errors import ConfigError, NoKeychain, StreamdeskError
 from desktop_app.core.network import NetworkSettings, network_settings
 from desktop_app.core.profiles import Profile, Settings
 from desktop_app.core.providers.base import Endpoint
@@ -187,9 +187,10 @@ class AppServices:
         """The store, if already chosen (the settings dialog shows which)."""
         return self.secrets_override or self._secrets
 
-    def keychain_missing(self) -> bool:
-        store = self.secrets_known
-        return store is not None and not isinstance(store, KeyringSecretStore)
+    def _keychain_was_wanted(self, store: SecretStore) -> bool:
+        """True where the keychain was looked for and memory stands in for it (a store
+        given by the caller, as in tests, is taken as it is)."""
+        return self.secrets_override is None and not isinstance(store, KeyringSecretStore)
 
     # ------------------------------------------------------------ the offline stub
 
@@ -259,7 +260,17 @@ class AppServices:
         if answer is not None and answer.base_url:
             base_url = answer.base_url
         client = await self.client_for(network_settings(profile, base_url))
-        key = await aresolve_api_key(profile, await self.secret_store())
+        store = await self.secret_store()
+        key = await aresolve_api_key(profile, store)
+        if key is None and profile.has_key and self._keychain_was_wanted(store):
+            # Saved in a keychain this session cannot reach: sending without it would come
+            # back as a 401 that blames the key, not the missing keychain.
+            raise NoKeychain(
+                f"The API key of “{profile.name}” is saved in the system keychain, "
+                "which is not available now.",
+                hint="Enter the key in Settings to use it for this session, or name an "
+                "environment variable that holds it.",
+            )
         headers = dict(profile.extra_headers)
         if answer is not None:
             headers.update(answer.headers)

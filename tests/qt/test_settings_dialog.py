@@ -167,3 +167,40 @@ async def test_theme_and_text_size_apply_at_once() -> None:
         window.set_theme_mode(ThemeMode.LIGHT)
         assert not window.chat_view.theme.dark
         window.set_theme_mode(ThemeMode.SYSTEM)  # the palette is app-wide: leave it as found
+
+
+async def test_a_key_saved_in_a_keychain_this_session_cannot_reach_is_named(
+    isolated_dirs: Path,
+) -> None:
+    """No request goes out without the key: it would come back as a 401 blaming the key."""
+    import keyring
+    from keyring.backends import fail
+
+    from desktop_app.core.errors import NoKeychain
+    from desktop_app.core.profiles import Profile, Settings
+    from desktop_app.core.storage import HistoryStore
+    from desktop_app.qt.errors import describe
+    from desktop_app.qt.services import AppServices
+
+    keyring.set_keyring(fail.Keyring())  # saved on a desktop, opened on a headless session
+    work = Profile(name="Work", base_url="http://127.0.0.1:9/v1", model="m", has_key=True)
+    services = AppServices(
+        history=HistoryStore.in_memory(), profiles=[work], settings=Settings(), read_only=True
+    )
+    try:
+        with pytest.raises(NoKeychain) as caught:
+            await services.connect(work)
+        sentence, hint = describe(caught.value)
+        assert sentence == (
+            "The API key of “Work” is saved in the system keychain, which is not available now."
+        )
+        assert "Settings" in hint
+        assert "environment variable" in hint
+        # A key given for this session (Settings' choice) is used as it is.
+        store = await services.secret_store()
+        assert isinstance(store, MemorySecretStore)
+        store.set_key("Work", KEY)
+        _client, endpoint = await services.connect(work)
+        assert endpoint.api_key == KEY
+    finally:
+        await services.aclose()

@@ -11,6 +11,7 @@ background task with a timeout so an unlock prompt cannot freeze the window.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from typing import TYPE_CHECKING
@@ -256,7 +257,7 @@ def open_settings(window: MainWindow) -> SettingsDialog:
     services = window.services
     store = services.secrets_known
     keychain = store is None or isinstance(store, KeyringSecretStore)
-    description = store.description if store is not None else "the system keychain"
+    description = store.description if store is not None else "the system keychain (checking…)"
     dialog = SettingsDialog(
         services.profiles,
         services.settings,
@@ -268,8 +269,20 @@ def open_settings(window: MainWindow) -> SettingsDialog:
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.accepted.connect(lambda: apply_settings(window, dialog))
     dialog.open()
+    if store is None:
+        # Opened before the keychain was looked for: look now (off the GUI thread) and let the
+        # form say where keys will go, offering the safe choices if there is no keychain.
+        task = window.tasks.spawn(_show_store(window, dialog), name="find the keychain")
+        dialog.destroyed.connect(lambda *_: task.cancel())
     window.settingsOpened.emit(dialog)
     return dialog
+
+
+async def _show_store(window: MainWindow, dialog: SettingsDialog) -> None:
+    store = await window.services.secret_store()
+    keychain = isinstance(store, KeyringSecretStore)
+    description = await asyncio.to_thread(lambda: store.description)  # may ask D-Bus
+    dialog.form.set_store(description, keychain=keychain)
 
 
 def apply_settings(window: MainWindow, dialog: SettingsDialog) -> None:

@@ -6,6 +6,7 @@ here is that backend; the no-keychain tests install keyring's fail backend.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,26 @@ async def test_a_key_saved_in_a_keychain_this_session_cannot_reach_is_named(
         assert endpoint.api_key == KEY
     finally:
         await services.aclose()
+
+
+async def test_opened_before_the_keychain_was_looked_for_the_form_learns_there_is_none(
+    isolated_dirs: Path,
+) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    keyring.set_keyring(fail.Keyring())
+    async with open_window([OFFLINE_DEMO_PROFILE], read_only=False, list_models=False) as window:
+        window.services.secrets_override = None  # as at start-up: nothing chosen yet
+        assert window.services.secrets_known is None
+        dialog = await _open_dialog(window)
+        form = dialog.form
+        assert "checking" in form.store_label.text()
+        for _ in range(200):  # the keychain is looked for off the GUI thread
+            if form.no_keychain.isVisibleTo(dialog):
+                break
+            await asyncio.sleep(0.01)
+        assert form.no_keychain.isVisibleTo(dialog)
+        assert form.use_session.isVisibleTo(dialog)
+        assert "session only" in form.store_label.text()
+        dialog.reject()

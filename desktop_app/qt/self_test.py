@@ -27,8 +27,12 @@ import time
 import urllib.request
 from typing import Any
 
+from desktop_app import __version__
+
 PROMPT = "Self-test: show me a table and a short code example"
 MODEL = "demo"  # the stub's normal scenario
+# Components whose licences the About box must name in every build (LGPL Qt above all).
+ABOUT_MUST_LIST = frozenset({"pyside6-essentials", "shiboken6", "httpx", "qasync", "keyring"})
 SELF_TEST_TIMEOUT = 60.0
 STUB_TOKENS_PER_SECOND = 2000.0
 
@@ -143,10 +147,12 @@ async def _check(app: Any) -> str:
             raise SelfTestFailed("the answer was not saved to history as complete")
         metrics = view.message_widget(message_id)
         line = metrics.view.metrics_line if metrics is not None else ""
+        components = _check_about()
         return (
             f"self-test: {len(expected)} characters streamed from the embedded stub "
             f"({stub.url}) through the window\n"
-            f"metrics: {line}"
+            f"metrics: {line}\n"
+            f"about: version {__version__}, {components} bundled components with their licences"
         )
     finally:
         from desktop_app.qt.app import dispose, stop_render_worker
@@ -155,6 +161,22 @@ async def _check(app: Any) -> str:
         await dispose(window)
         await asyncio.to_thread(stub.stop)  # idempotent; the window may never have used it
         await stop_render_worker()
+
+
+def _check_about() -> int:
+    """The About box names this version and the components a build carries, with licences
+    (a packaged build without their metadata would list none)."""
+    from desktop_app.qt.about_dialog import about_html, bundled_components
+
+    page = about_html()
+    if f"Streamdesk {__version__}" not in page:
+        raise SelfTestFailed(f"the About box does not say Streamdesk {__version__}")
+    components = bundled_components()
+    names = {c.name.lower().replace("_", "-") for c in components}
+    missing = sorted(ABOUT_MUST_LIST - names)
+    if missing:
+        raise SelfTestFailed(f"the About box does not list {', '.join(missing)}")
+    return len(components)
 
 
 def _one_shot_render(text: str, view: Any) -> str:

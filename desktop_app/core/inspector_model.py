@@ -43,7 +43,7 @@ from desktop_app.core.events import (
     TurnState,
 )
 from desktop_app.core.inspector_timeline import Timeline, TimelineBuilder
-from desktop_app.core.inspector_words import describe
+from desktop_app.core.inspector_words import describe, kinds_of
 from desktop_app.core.observer import mask_secret
 from desktop_app.core.providers.base import Provider, StreamParser
 from desktop_app.core.recording import (
@@ -126,6 +126,7 @@ class InspectorModel:
         self.frame_count = 0
         self.exchanges: list[Exchange] = []
         self.event_types: list[str] = []  # in order of first appearance
+        self.kinds: list[str] = []  # what frames became (``inspector_words.KINDS``), as seen
         self.decoder_error: str | None = None
         self.end_state: TurnState | None = None
         self.end_reason: str | None = None
@@ -366,6 +367,9 @@ class InspectorModel:
                 content = content or isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta)
         if event_type not in self.event_types:
             self.event_types.append(event_type)
+        for kind in kinds_of(tuple(typed)):
+            if kind not in self.kinds:
+                self.kinds.append(kind)
         connection = max(1, sum(1 for x in self.exchanges if x.response is not None))
         frame = FrameRecord(
             self.frame_count,

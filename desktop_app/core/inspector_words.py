@@ -37,6 +37,27 @@ def describe(event: ContentEvent) -> str:
     return f"server error{kind}: {event.message}"
 
 
+# What a frame became, by kind, in the words ``describe`` and the inspector model begin with:
+# the frame filter offers these, since one SSE event name ("message" in OpenAI's format) can
+# carry text, tool calls, usage and the finish alike.
+KINDS = (
+    "text",
+    "reasoning",
+    "tool call",
+    "usage",
+    "finish reason",
+    "end of stream",
+    "server error",
+    "protocol error",
+    "keep-alive",
+)
+
+
+def kinds_of(typed: tuple[str, ...]) -> tuple[str, ...]:
+    """The kinds (``KINDS``) of a frame's typed events, each once, in ``KINDS`` order."""
+    return tuple(kind for kind in KINDS if any(t.startswith(kind) for t in typed))
+
+
 def _quoted(text: str, limit: int = 80) -> str:
     shown = text if len(text) <= limit else text[: limit - 1] + "…"
     return json.dumps(shown, ensure_ascii=False)

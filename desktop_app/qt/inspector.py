@@ -55,7 +55,9 @@ __all__ = ["StreamInspector", "add_inspector_dock", "http_text", "summary_text"]
 
 REFRESH_MS = 100  # at most ten refreshes a second, whatever the token rate
 LIVE_TICK_MS = 500  # while streaming, the chart's "now" moves on even when nothing arrives
-ALL_TYPES = "All event types"
+ALL_TYPES = "All frames"
+EVENT_PREFIX = "event: "  # frames of one SSE event name
+KIND_PREFIX = "became: "  # frames that became one kind of typed event
 NOTHING_SELECTED = "Select an answer to see what came over the wire."
 
 
@@ -117,7 +119,7 @@ class StreamInspector(QDockWidget):
         frames_layout.setContentsMargins(0, 4, 0, 0)
         filter_row = QHBoxLayout()
         self.type_filter = QComboBox(frames_page)
-        self.type_filter.setAccessibleName("Show frames of this event type")
+        self.type_filter.setAccessibleName("Show only the frames of one event type or kind")
         self.type_filter.addItem(ALL_TYPES)
         self.type_filter.currentIndexChanged.connect(self._filter_changed)
         self.count_label = QLabel(frames_page)
@@ -245,9 +247,7 @@ class StreamInspector(QDockWidget):
             self.note.hide()
             self._live_timer.stop()
             return
-        for event_type in model.event_types:
-            if self.type_filter.findText(event_type, Qt.MatchFlag.MatchExactly) < 0:
-                self.type_filter.addItem(event_type)
+        self._offer_filters(model)
         live = self._live()
         if live and not self._live_timer.isActive():
             self._live_timer.start()
@@ -286,9 +286,22 @@ class StreamInspector(QDockWidget):
 
     # ------------------------------------------------------------ frames
 
+    def _offer_filters(self, model: InspectorModel) -> None:
+        """SSE event names first, then what frames became: in OpenAI's format every frame is a
+        ``message``, and only the second list tells text from tool calls, usage or the end."""
+        offered = {self.type_filter.itemText(i) for i in range(self.type_filter.count())}
+        wanted = [f"{EVENT_PREFIX}{name}" for name in model.event_types]
+        wanted += [f"{KIND_PREFIX}{kind}" for kind in model.kinds]
+        for label in wanted:
+            if label not in offered:
+                self.type_filter.addItem(label)
+
     def _filter_changed(self, index: int) -> None:
-        text = self.type_filter.itemText(index)
-        self._filter.set_event_type(None if index <= 0 or text == ALL_TYPES else text)
+        label = self.type_filter.itemText(index) if index > 0 else ""
+        if label.startswith(KIND_PREFIX):
+            self._filter.set_kind(label.removeprefix(KIND_PREFIX))
+        else:
+            self._filter.set_event_type(label.removeprefix(EVENT_PREFIX) or None)
         self.refresh()
 
     def _current_frame(self) -> FrameRecord | None:

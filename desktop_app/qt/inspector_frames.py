@@ -6,7 +6,7 @@ line, and the typed events it became. ``refresh()`` brings the rows up to
 date with the least change it can (rows appended while streaming; the oldest
 rows of the "latest" half removed when the core model drops them), so a
 live stream does not reset the view's selection and scroll. ``FrameFilter``
-shows the frames of one event type.
+shows the frames of one event type, or those that became one kind of event.
 
 It must not decode or parse anything (the core model did), and never
 awaits.
@@ -27,10 +27,12 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.inspector_model import FrameRecord, InspectorModel
+from desktop_app.core.inspector_words import kinds_of
 
 COLUMNS = ("#", "Time (s)", "Conn", "Type", "ID", "Became", "Raw lines")
 COL_INDEX, COL_TIME, COL_CONN, COL_TYPE, COL_ID, COL_TYPED, COL_RAW = range(len(COLUMNS))
 FRAME_ROLE = Qt.ItemDataRole.UserRole + 1
+KINDS_ROLE = Qt.ItemDataRole.UserRole + 2  # "|text|usage|": what the frame became, for filtering
 RAW_PREVIEW_CHARS = 300
 _NEWLINE_MARK = " ⏎ "
 
@@ -132,6 +134,8 @@ class FrameTableModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == FRAME_ROLE:
             return frame
+        if role == KINDS_ROLE:
+            return "|" + "|".join(kinds_of(frame.typed)) + "|"
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -162,17 +166,25 @@ def _is_error(frame: FrameRecord) -> bool:
 
 
 class FrameFilter(QSortFilterProxyModel):
-    """Shows every frame, or only those of one event type (``set_event_type``)."""
+    """Shows every frame, only those of one SSE event type (``set_event_type``), or only those
+    that became one kind of typed event (``set_kind``: "text", "usage", "tool call"...)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setFilterKeyColumn(COL_TYPE)
         self.event_type: str | None = None
+        self.kind: str | None = None
 
     def set_event_type(self, event_type: str | None) -> None:
-        self.event_type = event_type
-        if event_type is None:
-            self.setFilterRegularExpression(QRegularExpression())
-        else:
-            exact = "^" + QRegularExpression.escape(event_type) + "$"
-            self.setFilterRegularExpression(QRegularExpression(exact))
+        self.event_type, self.kind = event_type, None
+        self.setFilterKeyColumn(COL_TYPE)
+        self.setFilterRole(Qt.ItemDataRole.DisplayRole)
+        exact = "" if event_type is None else "^" + QRegularExpression.escape(event_type) + "$"
+        self.setFilterRegularExpression(QRegularExpression(exact))
+
+    def set_kind(self, kind: str | None) -> None:
+        self.event_type, self.kind = None, kind
+        self.setFilterKeyColumn(COL_TYPED)
+        self.setFilterRole(KINDS_ROLE)
+        pattern = "" if kind is None else QRegularExpression.escape(f"|{kind}|")
+        self.setFilterRegularExpression(QRegularExpression(pattern))

@@ -367,3 +367,17 @@ def test_the_log_keeps_recent_answers_and_never_drops_a_live_one() -> None:
     assert log.get("4") is again
     log.forget("4")
     assert log.get("4") is None
+
+
+def test_what_frames_became_is_sorted_into_kinds() -> None:
+    from desktop_app.core.inspector_words import kinds_of
+
+    assert kinds_of(('text "a"', "usage: 3 in, 4 out", "finish reason: stop")) == (
+        "text",
+        "usage",
+        "finish reason",
+    )
+    assert kinds_of(('tool call #0 get_weather call_1 "{}"',)) == ("tool call",)
+    assert kinds_of(("keep-alive (ping)",)) == ("keep-alive",)
+    assert kinds_of(("protocol error: bad JSON",)) == ("protocol error",)
+    assert kinds_of(()) == ()

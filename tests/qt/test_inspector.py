@@ -130,7 +130,7 @@ def test_cells_say_what_each_frame_was_and_became() -> None:
 # ---------------------------------------------------------------- the dock
 
 
-def test_the_filter_shows_one_event_type(qtbot: QtBot) -> None:
+def test_the_filter_shows_one_event_type_or_what_frames_became(qtbot: QtBot) -> None:
     clock = FakeClock()
     model = started(clock)
     feed(
@@ -140,12 +140,27 @@ def test_the_filter_shows_one_event_type(qtbot: QtBot) -> None:
     qtbot.addWidget(dock)
     dock.show_model(model)
     items = [dock.type_filter.itemText(i) for i in range(dock.type_filter.count())]
-    assert items == ["All event types", "message", "ping"]
-    dock.type_filter.setCurrentIndex(2)
-    assert dock.table.model().rowCount() == 1
+    assert items == [
+        "All frames",
+        "event: message",
+        "event: ping",
+        "became: text",
+        "became: keep-alive",
+        "became: end of stream",
+    ]
+
+    def choose(label: str) -> int:
+        dock.type_filter.setCurrentIndex(items.index(label))
+        return int(dock.table.model().rowCount())
+
+    assert choose("event: ping") == 1
     assert dock.count_label.text() == "1 of 4 frames"
-    dock.type_filter.setCurrentIndex(0)
-    assert dock.table.model().rowCount() == 4
+    # Every OpenAI frame is a "message": only what it became tells text from the end.
+    assert choose("event: message") == 3
+    assert choose("became: text") == 2
+    assert choose("became: end of stream") == 1
+    assert dock.table.model().index(0, COL_TYPED).data().startswith("end of stream")
+    assert choose("All frames") == 4
     assert dock.count_label.text() == "4 frames"
 
 

@@ -3,6 +3,8 @@ the request, error bodies, malformed data, and the never-raise-anything-else pro
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 
@@ -16,9 +18,10 @@ from desktop_app.core.events import (
     Usage,
 )
 from desktop_app.core.providers.base import ChatMessage, ChatRequest, Endpoint
-from desktop_app.core.providers.generic import GenericParser, GenericProvider
+from desktop_app.core.providers.generic import NOT_GENERIC, GenericParser, GenericProvider
 from desktop_app.core.sse import ServerSentEvent
 from tests.core.provider_transcripts import (
+    FIXTURES,
     message,
     parse_checked,
     run,
@@ -226,6 +229,127 @@ def test_parse_returns_events_or_raises_stream_protocol_error(
     parser = GenericParser()
     for event in events:
         parse_checked(parser, event)
+    assert _flush(parser) in ([], NOT_GENERIC)
+
+
+# ---------------------------------------------------------------- another format read as generic
+
+# Every stream of another format in the fixtures: each must be refused, not read as an empty answer.
+OTHER_FORMATS = sorted(
+    path.name
+    for path in FIXTURES.glob("*.jsonl")
+    if not path.name.startswith(("generic_", "laravel_"))
+)
+
+
+def _flush(parser: GenericParser) -> list[ContentEvent] | str:
+    """What ``flush()`` gives, or the sentence of the error it raises."""
+    try:
+        return parser.flush()
+    except StreamProtocolError as err:
+        return str(err)
+
+
+def _refused(run_it: Callable[[], object]) -> StreamProtocolError:
+    with pytest.raises(StreamProtocolError) as caught:
+        run_it()
+    error = caught.value
+    assert str(error) == NOT_GENERIC
+    assert "format (OpenAI, Anthropic or generic)" in error.hint
+    return error
+
+
+def test_an_openai_stream_is_refused_at_its_done() -> None:
+    parser = GenericParser()
+    *chunks, done = transcript("openai_basic.jsonl")
+    assert done.data == "[DONE]"
+    assert run(parser, chunks) == []  # chunks it does not know are ignored one by one
+    _refused(lambda: parser.parse(done))
+    assert parser.finished
+    assert parser.parse(done) == []  # nothing counts after that
+    assert parser.flush() == []
+
+
+def test_an_anthropic_stream_is_refused_when_the_body_ends() -> None:
+    parser = GenericParser()
+    assert run(parser, transcript("anthropic_full.jsonl")) == []
+    assert not parser.finished  # message_stop is not one of this format's terminators
+    _refused(parser.flush)
+
+
+@pytest.mark.parametrize("name", OTHER_FORMATS)
+def test_no_other_format_passes_for_an_empty_generic_answer(name: str) -> None:
+    parser = GenericParser()
+    try:
+        out: list[ContentEvent] | str = run(parser, transcript(name))
+    except StreamProtocolError as err:
+        out = str(err)
+    if isinstance(out, list) and not parser.finished:
+        flushed = _flush(parser)
+        out = flushed if isinstance(flushed, str) else out + flushed
+    if isinstance(out, list):
+        # Only an in-stream error (OpenAI's {"error": ...}) is read, and it is a failure.
+        assert out
+        assert all(isinstance(event, ProviderFailed) for event in out)
+    else:
+        assert out == NOT_GENERIC
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_the_generic_fixtures_flush_without_complaint(name: str) -> None:
+    parser = GenericParser()
+    run(parser, transcript(name))
+    assert parser.flush() == []
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        # Only app-specific objects, then this format's own terminators: an empty answer.
+        [message({"type": "start"}), ServerSentEvent(event="done", data="")],
+        [message({"type": "status"}), ServerSentEvent(event="update", data="</stream>")],
+        [message({"type": "start"}), message({"type": "done"})],
+        # Plain text, an error, a bare known key: the format is ours, [DONE] ends it.
+        [message({"type": "start"}), message("Hi"), message("[DONE]")],
+        [message({"status": 1}), message({"content": ""}), message("[DONE]")],
+        [message({"status": 1}), message({"stop": False}), message("[DONE]")],
+        [message({"id": 1}), message({"type": "usage", "usage": {}}), message("[DONE]")],
+        [message({"id": 1}), ServerSentEvent(event="error", data="x"), message("[DONE]")],
+        # No JSON object at all: nothing to judge by.
+        [message("[DONE]")],
+    ],
+)
+def test_a_stream_with_anything_of_this_format_still_ends(events: list[ServerSentEvent]) -> None:
+    parser = GenericParser()
+    run(parser, events)
+    assert parser.finished
+    assert parser.flush() == []
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [message({"type": "start"}), message({"type": "status"}), message("[DONE]")],
+        [message({"choices": [{"delta": {"content": "Hi"}}]}), message({"usage": {}})],
+    ],
+)
+def test_only_unknown_objects_are_refused(events: list[ServerSentEvent]) -> None:
+    parser = GenericParser()
+
+    def run_and_flush() -> None:
+        run(parser, events)
+        parser.flush()
+
+    _refused(run_and_flush)
+
+
+def test_a_cut_short_generic_answer_flushes_quietly() -> None:
+    parser = GenericParser()
+    assert run(parser, [message({"type": "start"}), message({"content": "Hal"})]) == [
+        TextDelta("Hal")
+    ]
+    assert parser.flush() == []
+    assert not parser.finished  # the session reports the cut, not the parser
 
 
 # ---------------------------------------------------------------- the request

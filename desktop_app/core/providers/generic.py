@@ -21,6 +21,11 @@ JSON) and reading the loose family of streams such servers send
   newlines send that. The price: a bare token that is itself a JSON object
   would be read as an (ignored) object.
 
+A stream of JSON objects none of which was one of these shapes (no text, no
+end, no error), ended by ``[DONE]`` or by the body's end (``flush()``), is
+another format read by mistake (OpenAI chunks, Anthropic events): that is a
+``StreamProtocolError`` naming the profile's format, not an empty answer.
+
 Event ids and resumption are the transport's business; this parser ignores them.
 
 Must not: do I/O, read a clock, or guess beyond the shapes listed here.
@@ -49,9 +54,22 @@ _TEXT_EVENTS = frozenset({"message", "update", "content", "delta", "token", "tex
 _CONTENT_TYPES = frozenset({"content", "text", "delta", "token", "chunk", "message"})
 _REASONING_TYPES = frozenset({"reasoning", "thinking"})
 _DONE_TYPES = frozenset({"done", "end", "stop", "finish", "finished", "complete"})
+_KNOWN_TYPES = _CONTENT_TYPES | _REASONING_TYPES | _DONE_TYPES | {"error", "usage"}
 
 _TEXT_KEYS = ("content", "delta", "text", "token")
 _REASONING_KEYS = ("reasoning", "thinking", "content", "text", "delta")
+# Keys that make an untyped object this format's (text, reasoning, an end).
+_UNTYPED_KEYS = ("content", "delta", "text", "token", "reasoning", "thinking", "done", "stop")
+
+# Said when only unknown objects came: the OpenAI or Anthropic format read as generic.
+NOT_GENERIC = (
+    "The server sent events, but none looked like the generic format "
+    "(answer text, an end or an error)."
+)
+NOT_GENERIC_HINT = (
+    "Check the profile's format (OpenAI, Anthropic or generic): this server may speak "
+    "OpenAI or Anthropic."
+)
 
 
 class GenericProvider:
@@ -105,6 +123,9 @@ class GenericParser:
     def __init__(self) -> None:
         self._finished = False
         self._mender = _surrogates.SurrogateMender()
+        # Whether JSON objects came, and whether any had a shape this format knows.
+        self._objects = False
+        self._recognised = False
 
     @property
     def finished(self) -> bool:
@@ -113,6 +134,20 @@ class GenericParser:
     def parse(self, event: ServerSentEvent) -> list[ContentEvent]:
         return self._mender.apply(self._parse(event))
 
+    def flush(self) -> list[ContentEvent]:
+        """The body ended without a terminator: raise if nothing in it was this format.
+
+        Otherwise there is nothing left to give (the answer was merely cut short).
+        """
+        if not self._finished:
+            self._check_format()
+        return []
+
+    def _check_format(self) -> None:
+        if self._objects and not self._recognised:
+            self._finished = True  # the stream is over either way; nothing more counts
+            raise StreamProtocolError(NOT_GENERIC, hint=NOT_GENERIC_HINT)
+
     def _parse(self, event: ServerSentEvent) -> list[ContentEvent]:
         if self._finished:
             return []
@@ -120,22 +155,28 @@ class GenericParser:
         stripped = data.strip()
         name = event.event.lower()
         if name == "error":
+            self._recognised = True
             return [_wire.failure_from_data(stripped)]
         if name in _TERMINATOR_EVENTS or stripped in _TERMINATOR_DATA:
+            if name in _TERMINATOR_EVENTS or stripped != "[DONE]":
+                self._recognised = True  # OpenAI ends with [DONE] too; the others are ours
             return self._terminator(stripped)
         if not data:
             return []
         ok, value = _wire.try_json(data) if stripped else (False, None)
         if ok and isinstance(value, dict):
+            self._objects = True
             return self._object(Fields(value, stripped))
         if name not in _TEXT_EVENTS:
             return []  # progress or status events of unknown shape carry no answer
+        self._recognised = True
         if ok and isinstance(value, str):
             return [TextDelta(value)] if value else []
         return [TextDelta(data)]  # plain text (numbers and `true` included), as sent
 
     def _terminator(self, data: str) -> list[ContentEvent]:
         """A terminator event ends the answer even if its data cannot be read."""
+        self._check_format()
         ok, value = _wire.try_json(data)
         if ok and isinstance(value, dict):
             try:
@@ -150,6 +191,8 @@ class GenericParser:
         if kind is None:
             return self._untyped(fields)
         kind = kind.lower()
+        # Not "start", "status" and other app-specific types, nor any Anthropic event.
+        self._recognised |= kind in _KNOWN_TYPES
         if kind == "error":
             return [_wire.failure(fields.obj, fields.raw)]
         if kind in _CONTENT_TYPES:
@@ -168,7 +211,11 @@ class GenericParser:
     def _untyped(self, fields: Fields) -> list[ContentEvent]:
         error = fields.obj.get("error")
         if error is not None and error is not False:
+            self._recognised = True
             return [_wire.failure(fields.obj, fields.raw)]
+        if any(fields.obj.get(key) is not None for key in _UNTYPED_KEYS):
+            # OpenAI chunks have none of these at the top level ("choices" holds the text).
+            self._recognised = True
         out: list[ContentEvent] = []
         reasoning = _text(fields, ("reasoning", "thinking"))
         if reasoning:

@@ -386,6 +386,7 @@ class ChatController(QObject):
                 self.history,
                 int(message_id),
                 after_finish=lambda ended: inspections.finished(message_id, ended),
+                on_problem=self._report,
             ),
             tasks=self._tasks,
             base_text=base_text,

@@ -150,6 +150,10 @@ class HistoryRecorder:
 
     ``after_finish`` is called with the final ``TurnEnded`` once the answer
     is written (the chat controller keeps the stream's inspection then).
+    ``on_problem`` hears the first write that fails (a full disk...), once
+    per answer, so the window can say so; the stream goes on and the window
+    keeps the whole text. Each checkpoint writes the whole text so far, so
+    the first one that succeeds again (space freed) catches up.
     """
 
     def __init__(
@@ -157,25 +161,36 @@ class HistoryRecorder:
         history: HistoryStore,
         message_id: int,
         after_finish: Callable[[TurnEnded], None] | None = None,
+        on_problem: Callable[[StorageError], None] | None = None,
     ) -> None:
         self._history = history
         self._message_id = message_id
         self._after_finish = after_finish
+        self._on_problem = on_problem
+        self._reported = False
 
     def checkpoint(self, text: str, reasoning: str) -> None:
         try:
             self._history.checkpoint(self._message_id, text, reasoning)
-        except StorageError:
-            # The stream goes on; the final write reports a lasting problem.
+        except StorageError as exc:
             log.warning("could not checkpoint message %s", self._message_id, exc_info=True)
+            self._report(exc)
 
     def finish(self, ended: TurnEnded) -> None:
         try:
             self._history.finish_turn(self._message_id, ended)
-        except StorageError:
+        except StorageError as exc:
             log.exception("could not save the end of message %s", self._message_id)
+            self._report(exc)
         if self._after_finish is not None:
             self._after_finish(ended)
+
+    def _report(self, exc: StorageError) -> None:
+        # Once per answer: a full disk fails every checkpoint, a second apart.
+        if self._reported or self._on_problem is None:
+            return
+        self._reported = True
+        self._on_problem(exc)
 
 
 def turn_source(

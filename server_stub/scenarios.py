@@ -151,7 +151,8 @@ _ALL = (
     Scenario(
         "keepalive_only",
         "Headers, then only ': keep-alive' comments every second for 5 minutes, never an event; "
-        "non-streamed requests hang silently, then the connection closes.",
+        "non-streamed requests get nothing for 5 minutes, then a 504 Gateway Time-out HTML page "
+        "(as a proxy in front of a stuck server sends).",
         fault=KEEPALIVE_ONLY,
         keepalive_interval=1.0,
         stall_seconds=300.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -421,6 +422,24 @@ def test_keepalive_only(stub: RunningStub, client: httpx.Client, fmt: Fmt) -> No
     assert len(f.comments) >= 4
     assert set(f.comments) == {"keep-alive"}
     assert f.error is None
+
+
+@by_format
+def test_keepalive_only_without_streaming_is_a_504_page_after_the_stall(
+    stub: RunningStub, client: httpx.Client, fmt: Fmt
+) -> None:
+    started = time.monotonic()
+    f = run(
+        stub, client, fmt, "keepalive_only", stream=False, headers={"x-stub-stall-seconds": "0.25"}
+    )
+    assert time.monotonic() - started >= 0.25
+    assert f.status == 504
+    assert f.headers["content-type"].startswith("text/html")
+    assert b"<title>504 Gateway Time-out</title>" in f.raw
+    # What --list-scenarios says is what it does.
+    description = scenarios.SCENARIOS["keepalive_only"].description
+    assert "504 Gateway Time-out HTML page" in description
+    assert "hang" not in description
 
 
 @by_format

@@ -136,12 +136,11 @@ class MarkdownBody(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(0)
         # Settled segments live in their own column: when only the tail grows,
-        # Qt relays out two items here, not every segment of a long answer.
-        self._settled_box = QWidget(self)
-        self._settled_layout = QVBoxLayout(self._settled_box)
-        self._settled_layout.setContentsMargins(0, 0, 0, 0)
-        self._settled_layout.setSpacing(0)
-        self._layout.addWidget(self._settled_box)
+        # Qt relays out two items here, not every segment of a long answer. An
+        # adopted tail (``_adopt_tail``) stays where it is and a new column opens
+        # after it: moving a huge document into the column would lay it out again.
+        self._columns: list[tuple[QWidget, QVBoxLayout]] = []
+        self._settled_box, self._settled_layout = self._open_column()
         self._settled: list[_Settled] = []
         self._tail: MarkdownSegment | None = None
         self._tail_codes: dict[str, str] = {}
@@ -248,6 +247,10 @@ class MarkdownBody(QWidget):
         for settled in self._settled:
             settled.browser.deleteLater()
         self._settled.clear()
+        for box, _layout in self._columns[1:]:  # the columns opened after adopted tails
+            box.deleteLater()
+        del self._columns[1:]
+        self._settled_box, self._settled_layout = self._columns[0]
         self._codes.clear()
         self._tail_codes.clear()
         if self._tail is not None:
@@ -290,6 +293,16 @@ class MarkdownBody(QWidget):
             self._append_to_tail(step.tail_append)
         if self._stream.truncated:
             self._show_notice()
+
+    def _open_column(self, after: QWidget | None = None) -> tuple[QWidget, QVBoxLayout]:
+        """A new column for settled segments, after ``after`` (else first)."""
+        box = QWidget(self)
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self._layout.insertWidget(0 if after is None else self._layout.indexOf(after) + 1, box)
+        self._columns.append((box, layout))
+        return box, layout
 
     def _new_segment(self, parent: QWidget | None = None) -> MarkdownSegment:
         segment = MarkdownSegment(parent or self)
@@ -350,8 +363,9 @@ class MarkdownBody(QWidget):
             )
         self._tail = None
         self._tail_serial += 1
-        self._settled_layout.addWidget(tail)  # reparented after the settled segments
-        tail.show()  # reparenting hid it (the layout would show it from a queued call)
+        # Not reparented into the column (that lays the whole document out again, ~1 s for
+        # 500k characters): it stays in place and later blocks settle in a column after it.
+        self._settled_box, self._settled_layout = self._open_column(after=tail)
         settled = _Settled(tail)
         settled.size = SEGMENT_HTML_LIMIT + 1  # nothing else joins it
         self._settled.append(settled)
@@ -395,7 +409,9 @@ class MarkdownBody(QWidget):
     def _tail_segment(self) -> MarkdownSegment:
         if self._tail is None:
             self._tail = self._new_segment()
-            self._layout.addWidget(self._tail)
+            # Last, but above the truncation notice if there is one.
+            notice = self._layout.indexOf(self._notice) if self._notice is not None else -1
+            self._layout.insertWidget(notice, self._tail)
         return self._tail
 
     def _clear_tail(self) -> None:

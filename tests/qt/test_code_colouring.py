@@ -115,3 +115,26 @@ def test_remove_closing_fence_keeps_code_lines(qtbot: QtBot) -> None:
     segment.setPlainText("python Copy\nx = '```'")
     remove_closing_fence(segment)
     assert segment.toPlainText() == "python Copy\nx = '```'"
+
+
+def test_blocks_after_a_kept_code_block_stay_below_it_and_nothing_moves(
+    body: MarkdownBody, qtbot: QtBot
+) -> None:
+    # The kept block stays where it is (moving a huge document into another column laid it
+    # out again: ~1 s for the 100k-line fence); later blocks settle in a column after it.
+    text = "Intro paragraph.\n\n```python\n" + CODE + "```\n\nAfter the code.\n\n"
+    text += "```python\n" + CODE + "```\n\nThe end."
+    stream(body, text)
+    body.finish()
+    qtbot.waitUntil(lambda: not body.has_pending_renders, timeout=10_000)
+    segments = body.segments()
+    tops = [s.mapTo(body, s.rect().topLeft()).y() for s in segments]
+    assert tops == sorted(tops)  # shown in the order they were written
+    shown = body.plain_text()
+    assert shown.index("Intro") < shown.index("# keep 399") < shown.index("After the code")
+    assert shown.rindex("# keep 399") < shown.index("The end.")
+    kept = [s for s in segments if "# keep 0" in s.toPlainText()]
+    assert len(kept) == 2
+    assert all(s.parentWidget() is body for s in kept)  # not reparented
+    body.set_text("Shown anew.")  # the columns opened after kept blocks go with them
+    assert body.plain_text() == "Shown anew."

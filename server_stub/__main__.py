@@ -1,7 +1,9 @@
 """The ``streamdesk-stub`` command: run the mock server as a process.
 
 Owns argument parsing, the loopback-only default, and printing the URL (first line of stdout,
-flushed, with the real port when ``--port 0``) so scripts and tests can read it.
+flushed, with the real port when ``--port 0``) so scripts and tests can read it. The URL is one a
+client can use: for the wildcard hosts (0.0.0.0, ::) it names loopback, and stderr says which
+interface the server really listens on.
 """
 
 from __future__ import annotations
@@ -112,14 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+        shown = f"[{args.host}]" if ":" in args.host and "[" not in args.host else args.host
         print(
-            f"streamdesk-stub: WARNING: listening on {args.host}: anyone who can reach this "
+            f"streamdesk-stub: WARNING: listening on {shown}: anyone who can reach this "
             "interface can use the server",
             file=sys.stderr,
         )
     # Imported here so --list-scenarios and --help stay fast.
     from server_stub.app import create_app
-    from server_stub.embedded import bind, make_server, url_of
+    from server_stub.embedded import bind, interface_of, make_server, url_of
 
     settings = StubSettings(
         scenario=found.name,
@@ -143,7 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"streamdesk-stub: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     server = make_server(app, embedded=False)
-    print(url_of(sock), flush=True)
+    url = url_of(sock)
+    print(url, flush=True)
+    if not _is_loopback(args.host):
+        print(
+            f"streamdesk-stub: listening on {interface_of(sock)}; {url} reaches it from this "
+            "machine, other machines use this machine's address with that port",
+            file=sys.stderr,
+        )
     doing = f"scenario {found.name}, {settings.tokens_per_second:g} tokens/s"
     if args.replay is not None:
         doing = f"replaying {args.replay} at speed {args.speed:g}; otherwise {doing}"

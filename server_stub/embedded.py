@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import socket
 import threading
 import time
@@ -56,8 +57,23 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def url_of(sock: socket.socket) -> str:
+    """The URL a client on this machine can use: a wildcard address (0.0.0.0, ::) means every
+    interface but is no address to connect to, so its loopback stands in for it."""
     host, port = sock.getsockname()[:2]
+    if ipaddress.ip_address(host).is_unspecified:
+        host = "::1" if ":" in host else "127.0.0.1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def interface_of(sock: socket.socket) -> str:
+    """Where the socket listens, as ``host:port`` with a wildcard address spelled out."""
+    host, port = sock.getsockname()[:2]
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if not ipaddress.ip_address(host).is_unspecified:
+        return where
+    if ":" in host:
+        return f"{where} (every IPv6 interface, and IPv4 too on most systems)"
+    return f"{where} (every IPv4 interface)"
 
 
 def make_server(app: Starlette, *, embedded: bool) -> StubServer:

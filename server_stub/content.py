@@ -304,9 +304,11 @@ def reasoning_text(prompt: str) -> str:
     )
 
 
-def scenario_list_answer(rows: list[tuple[str, str]]) -> str:
-    """The reply to ``/scenarios``: every scenario with its sentence."""
-    lines = [
+def scenario_list_answer(rows: list[tuple[str, str]], unknown: str | None = None) -> str:
+    """The reply to ``/scenarios``: every scenario with its sentence; after ``/scenario NAME``
+    with an ``unknown`` name, a sentence saying so comes first."""
+    lines = [f"Unknown scenario “{unknown}”.", ""] if unknown is not None else []
+    lines += [
         "## Scenarios",
         "",
         "Start a message with `/scenario NAME` to run one; the rest of the message is the prompt.",

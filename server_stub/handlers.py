@@ -43,7 +43,10 @@ def choose_scenario(chat: ChatInput, headers: Any, settings: StubSettings) -> Sc
         found = scenarios.lookup(chat.chat_scenario)
         if found is not None:
             return found
-        chat.list_scenarios = True  # "/scenario nonsense": answer with the list
+        # "/scenario nonsense": a chat answer saying so, then the list (the header's 400 would
+        # be an error a chat window shows as a failure, not something to read and pick from).
+        chat.list_scenarios = True
+        chat.unknown_scenario = chat.chat_scenario
     named = headers.get(H_SCENARIO)
     if named:
         found = scenarios.lookup(named)

@@ -40,6 +40,7 @@ class ChatInput:
     input_chars: int = 0
     chat_scenario: str | None = None  # from "/scenario NAME" in the prompt
     list_scenarios: bool = False  # the prompt was "/scenarios"
+    unknown_scenario: str | None = None  # "/scenario NAME" named none: the list says so first
 
 
 def parse_command(text: str) -> tuple[str | None, bool, str]:
@@ -202,7 +203,7 @@ def _example_args(schema: dict[str, Any], prompt: str) -> dict[str, Any]:
 
 def _answer_text(chat: ChatInput, scenario: Scenario, seed: int) -> str:
     if chat.list_scenarios:
-        return content.scenario_list_answer(scenarios.describe_all())
+        return content.scenario_list_answer(scenarios.describe_all(), chat.unknown_scenario)
     if chat.tool_result is not None and scenario.tool_call:
         return content.tool_result_answer(*chat.tool_result)
     return _content_text(scenario.content, chat.prompt, seed)

@@ -424,6 +424,46 @@ def test_keepalive_only(stub: RunningStub, client: httpx.Client, fmt: Fmt) -> No
     assert f.error is None
 
 
+def _complete_text(fmt: Fmt, body: Any) -> str:
+    """The answer text of a non-streamed reply."""
+    if fmt is OPENAI:
+        return str(body["choices"][0]["message"]["content"])
+    if fmt is ANTHROPIC:
+        return "".join(block["text"] for block in body["content"] if block["type"] == "text")
+    return str(body["content"])
+
+
+@by_format
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "body"])
+def test_an_unknown_scenario_in_the_chat_says_so_before_the_list(
+    stub: RunningStub, client: httpx.Client, fmt: Fmt, stream: bool
+) -> None:
+    body = fmt.body("/scenario nope Tell me more")
+    body["stream"] = stream
+    if stream:
+        f = fetch(client, "POST", stub.url + fmt.path, json_body=body, headers=FAST)
+        assert f.status == 200
+        assert fmt.terminated(f)  # a normal answer, not an error
+        text = fmt.text(f.events)
+    else:
+        r = client.post(stub.url + fmt.path, json=body, headers=FAST)
+        assert r.status_code == 200
+        text = _complete_text(fmt, r.json())
+    first, _, rest = text.partition("\n")
+    assert first == "Unknown scenario “nope”."
+    assert "| `normal` |" in rest
+    assert "| `keepalive_only` |" in rest
+    # A known name typed the same way gets no such sentence.
+    known = fetch(
+        client,
+        "POST",
+        stub.url + fmt.path,
+        json_body=fmt.body("/scenarios"),
+        headers=FAST,
+    )
+    assert fmt.text(known.events).startswith("## Scenarios")
+
+
 @by_format
 def test_keepalive_only_without_streaming_is_a_504_page_after_the_stall(
     stub: RunningStub, client: httpx.Client, fmt: Fmt

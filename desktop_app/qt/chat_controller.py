@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop_app.core.errors import StorageError, StreamdeskError
 from desktop_app.core.providers.base import ChatRequest
@@ -42,6 +42,7 @@ from desktop_app.qt.turns import (
 )
 
 log = logging.getLogger(__name__)
+UNSAVED_RETRY_MS = 5000  # how often an answer whose end could not be saved is tried again
 
 
 # ---------------------------------------------------------------- the controller
@@ -73,6 +74,11 @@ class ChatController(QObject):
         self._tasks = tasks
         self._current: int | None = None
         self._streams: dict[int, StreamController] = {}
+        # Answers whose end could not be written (a full disk), tried again every few seconds.
+        self._unsaved: list[HistoryRecorder] = []
+        self._unsaved_timer = QTimer(self)
+        self._unsaved_timer.setInterval(UNSAVED_RETRY_MS)
+        self._unsaved_timer.timeout.connect(self._retry_unsaved)
         # What came over the wire for each answer (the stream inspector shows it).
         self.inspections = InspectionHistory(history, tasks)
 
@@ -317,9 +323,16 @@ class ChatController(QObject):
     # ------------------------------------------------------------ shutdown
 
     def save_all(self) -> None:
-        """Write every streaming answer now (the app may be killed next)."""
+        """Write every streaming answer now (the app may be killed next), and every finished
+        one whose end could not be written before (a full disk)."""
         for controller in self._streams.values():
             controller.save_now()
+        self._retry_unsaved()
+
+    def _retry_unsaved(self) -> None:
+        self._unsaved = [recorder for recorder in self._unsaved if not recorder.retry()]
+        if not self._unsaved:
+            self._unsaved_timer.stop()
 
     def stop_all(self, *, closing: bool = False) -> list[StreamController]:
         stopped = []
@@ -378,16 +391,17 @@ class ChatController(QObject):
     ) -> bool:
         inspections = self.inspections
         inspection = inspections.start(message_id, provider=target.provider)
+        recorder = HistoryRecorder(
+            self.history,
+            int(message_id),
+            after_finish=lambda ended: inspections.finished(message_id, ended),
+            on_problem=self._report,
+        )
         controller = StreamController(
             conversation_id=str(conversation_id),
             message_id=message_id,
             source=turn_source(target, request, inspection),
-            recorder=HistoryRecorder(
-                self.history,
-                int(message_id),
-                after_finish=lambda ended: inspections.finished(message_id, ended),
-                on_problem=self._report,
-            ),
+            recorder=recorder,
             tasks=self._tasks,
             base_text=base_text,
             base_reasoning=base_reasoning,
@@ -395,7 +409,7 @@ class ChatController(QObject):
         )
         self._streams[conversation_id] = controller
         controller.streamFinished.connect(
-            lambda status, c=controller: self._finished(conversation_id, c, status)
+            lambda status, c=controller: self._finished(conversation_id, c, status, recorder)
         )
         if conversation_id == self._current:
             controller.attach(self.view)
@@ -404,7 +418,16 @@ class ChatController(QObject):
         self.answerStarted.emit(str(conversation_id), message_id)
         return True
 
-    def _finished(self, conversation_id: int, controller: StreamController, status: str) -> None:
+    def _finished(
+        self,
+        conversation_id: int,
+        controller: StreamController,
+        status: str,
+        recorder: HistoryRecorder,
+    ) -> None:
+        if recorder.unsaved:  # a full disk: try again until space is freed, and at quit
+            self._unsaved.append(recorder)
+            self._unsaved_timer.start()
         outcome = controller.outcome
         if self._streams.get(conversation_id) is controller:
             del self._streams[conversation_id]

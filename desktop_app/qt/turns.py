@@ -153,7 +153,10 @@ class HistoryRecorder:
     ``on_problem`` hears the first write that fails (a full disk...), once
     per answer, so the window can say so; the stream goes on and the window
     keeps the whole text. Each checkpoint writes the whole text so far, so
-    the first one that succeeds again (space freed) catches up.
+    the first one that succeeds again (space freed) catches up. An end that
+    could not be written is kept (``unsaved``) until ``retry`` writes it: left
+    alone, the row would stay "streaming" and the next start would mark it
+    interrupted with only the last checkpoint's text.
     """
 
     def __init__(
@@ -168,6 +171,7 @@ class HistoryRecorder:
         self._after_finish = after_finish
         self._on_problem = on_problem
         self._reported = False
+        self._unsaved_end: TurnEnded | None = None
 
     def checkpoint(self, text: str, reasoning: str) -> None:
         try:
@@ -177,13 +181,29 @@ class HistoryRecorder:
             self._report(exc)
 
     def finish(self, ended: TurnEnded) -> None:
+        self._unsaved_end = ended
+        self.retry()
+        if self._after_finish is not None:
+            self._after_finish(ended)
+
+    @property
+    def unsaved(self) -> bool:
+        """The answer ended but its end is not written yet (``retry`` later)."""
+        return self._unsaved_end is not None
+
+    def retry(self) -> bool:
+        """Write the answer's end if it is still unwritten; True once it is written."""
+        ended = self._unsaved_end
+        if ended is None:
+            return True
         try:
             self._history.finish_turn(self._message_id, ended)
         except StorageError as exc:
-            log.exception("could not save the end of message %s", self._message_id)
+            log.warning("could not save the end of message %s: %s", self._message_id, exc)
             self._report(exc)
-        if self._after_finish is not None:
-            self._after_finish(ended)
+            return False
+        self._unsaved_end = None
+        return True
 
     def _report(self, exc: StorageError) -> None:
         # Once per answer: a full disk fails every checkpoint, a second apart.

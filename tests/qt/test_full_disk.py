@@ -158,3 +158,55 @@ def test_the_recorder_reports_the_first_failed_write_only(tmp_path: Path) -> Non
         recorder.checkpoint(ended.text, "")
         assert history.get_message(second).text == ended.text
         assert len(problems) == 1
+
+
+def test_an_end_that_could_not_be_saved_is_written_once_space_is_freed(tmp_path: Path) -> None:
+    """Left unwritten, the row would stay "streaming" and the next start would mark it
+    interrupted with only the last checkpoint's text."""
+    with HistoryStore.open(tmp_path / "history.sqlite3") as history:
+        conversation = history.create_conversation(profile="p", model="m")
+        ended = TurnEnded(
+            state=TurnState.COMPLETE,
+            text="An answer far larger than a page. " * 500,
+            metrics=TurnMetrics(outcome=TurnState.COMPLETE),
+        )
+        message = history.start_assistant_message(conversation.id).id
+        fill_disk(history)
+        recorder = HistoryRecorder(history, message)
+        recorder.finish(ended)
+        assert recorder.unsaved
+        assert not recorder.retry()  # still full: kept for later
+        free_disk(history)
+        assert recorder.retry()
+        assert not recorder.unsaved
+        saved = history.get_message(message)
+        assert (saved.status, saved.text) == (MessageStatus.COMPLETE, ended.text)
+        assert recorder.retry()  # nothing left to write
+
+
+@pytest.mark.asyncio
+async def test_the_window_writes_an_unsaved_end_when_space_is_freed(
+    stub: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import desktop_app.qt.chat_controller as chat_controller
+
+    monkeypatch.setattr(chat_controller, "UNSAVED_RETRY_MS", 50)
+    history = HistoryStore.open(tmp_path / "history.sqlite3")
+    url = stub.url  # type: ignore[attr-defined]
+    async with open_window([stub_profile(url)], history=history) as window:
+        done = Catch(window.chat.answerFinished)
+        message_id = await send(window, "tell me everything", model="stub-long")
+        await wait_until(lambda: len(window.chat_view.raw_text(message_id)) > 20_000, 20.0)
+        fill_disk(history)
+        grown = len(window.chat_view.raw_text(message_id)) + 20_000
+        await wait_until(lambda: len(window.chat_view.raw_text(message_id)) > grown, 20.0)
+        assert window.chat.stop()
+        _cid, _mid, status = await done.wait()
+        assert status == "cancelled"
+        whole = window.chat_view.raw_text(message_id)
+        assert history.get_message(int(message_id)).status is MessageStatus.STREAMING
+        free_disk(history)  # the next retry writes the end
+        await wait_until(
+            lambda: history.get_message(int(message_id)).status is MessageStatus.CANCELLED, 10.0
+        )
+        assert history.get_message(int(message_id)).text == whole

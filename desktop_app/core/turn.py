@@ -310,7 +310,7 @@ class Turn:
         except Interrupted as exc:
             self.decoder.flush()
             self.dropped = exc
-            return []
+            return self._parser_end()
         except StreamdeskError as exc:
             state = TurnState.INTERRUPTED if self.got_content else TurnState.FAILED
             raise TurnOver(state, exc) from exc
@@ -319,7 +319,7 @@ class Turn:
             self.dropped = Interrupted(
                 f"The server {host_of(stream.url)} ended the stream before the answer finished."
             )
-            return []
+            return self._parser_end()
         now = self._away_since = self.clock()
         self.observer.on_chunk(chunk, now)
         self.metrics.first_byte(now)
@@ -347,6 +347,21 @@ class Turn:
             self.broken = TurnOver(TurnState.FAILED, exc)
             return out
         out.extend(KeepAlive(c) for c in self.decoder.take_comments())
+        return out
+
+    def _parser_end(self) -> list[StreamEvent]:
+        """The body ended or broke before the terminator: what the parser still holds. A body
+        with nothing of the profile's format in it is that, not a drop. Not while the stream
+        can resume: the next connection may bring the other half of a held-back character."""
+        out: list[StreamEvent] = []
+        if self.can_resume():
+            return out
+        try:
+            for event in self.parser.flush():
+                self._absorb(event, self.clock(), out)
+        except StreamProtocolError as exc:
+            self.dropped = None
+            self.broken = TurnOver(TurnState.FAILED, exc)
         return out
 
     def _absorb(self, event: ContentEvent, now: float, out: list[StreamEvent]) -> None:

@@ -374,6 +374,17 @@ async def test_a_clean_end_without_terminator_is_interrupted_not_complete() -> N
     assert end.text == "Half"
 
 
+async def test_half_a_character_held_back_when_the_body_ends_becomes_a_replacement() -> None:
+    # An emoji's UTF-16 halves as JSON escapes, the second never sent: the first is held back
+    # for it; at the end of the body it is shown as U+FFFD, not silently dropped.
+    half = 'data: {"choices":[{"index":0,"delta":{"content":"Smile \\ud83d"}}]}\n\n'
+    reply = Reply(body=sse(half), framing="length")
+    async with ByteServer(reply) as server:
+        end = end_of(await run(server))
+    assert end.state is TurnState.INTERRUPTED
+    assert end.text == "Smile \ufffd"
+
+
 async def test_an_error_event_mid_stream_fails_the_turn_and_keeps_the_text() -> None:
     error = 'data: {"error": {"message": "The model crashed", "type": "server_error"}}\n\n'
     async with ByteServer(Reply(body=sse(openai_delta("So far"), error))) as server:

@@ -49,6 +49,17 @@ async def test_an_openai_stream_read_as_generic_fails_and_names_the_format(
     assert "OpenAI, Anthropic or generic" in end.error.hint
 
 
+async def test_an_anthropic_stream_read_as_generic_fails_and_names_the_format(
+    stub: RunningStub,
+) -> None:
+    # No [DONE]: the mistake shows only when the body ends, which is not a drop.
+    end = await _generic_turn(f"{stub.url}/v1/messages")
+    assert end.state is TurnState.FAILED
+    assert end.text == ""
+    assert isinstance(end.error, StreamProtocolError)
+    assert str(end.error) == NOT_GENERIC
+
+
 async def test_the_stubs_own_generic_stream_still_completes(stub: RunningStub) -> None:
     end = await _generic_turn(f"{stub.url}/api/chat")
     assert end.state is TurnState.COMPLETE

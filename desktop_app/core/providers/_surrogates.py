@@ -73,6 +73,16 @@ class SurrogateMender:
                 out.append(_scrubbed(event))
         return out
 
+    def flush(self) -> list[ContentEvent]:
+        """The stream ended without its terminator: a held-back half becomes U+FFFD."""
+        out: list[ContentEvent] = []
+        if self._reasoning:
+            out.append(ReasoningDelta("\ufffd"))
+        if self._text:
+            out.append(TextDelta("\ufffd"))
+        self._text = self._reasoning = ""
+        return out
+
 
 def _mend(text: str) -> tuple[str, str]:
     """``(held, ready)``: a trailing high surrogate waits for its other half."""

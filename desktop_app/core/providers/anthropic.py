@@ -139,6 +139,9 @@ class AnthropicParser:
     def parse(self, event: ServerSentEvent) -> list[ContentEvent]:
         return self._mender.apply(self._parse(event))
 
+    def flush(self) -> list[ContentEvent]:
+        return self._mender.flush()
+
     def _parse(self, event: ServerSentEvent) -> list[ContentEvent]:
         if self._finished or event.event == "ping":
             return []

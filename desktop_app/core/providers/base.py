@@ -73,6 +73,11 @@ class StreamParser(Protocol):
         """Raises ``StreamProtocolError`` (and nothing else) on data it cannot read."""
         ...
 
+    def flush(self) -> list[ContentEvent]:
+        """The body ended before the terminator: what the parser still holds (half a
+        character), or ``StreamProtocolError`` if nothing in it looked like this format."""
+        ...
+
 
 class Provider(Protocol):
     name: str

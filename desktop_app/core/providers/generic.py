@@ -141,7 +141,7 @@ class GenericParser:
         """
         if not self._finished:
             self._check_format()
-        return []
+        return self._mender.flush()
 
     def _check_format(self) -> None:
         if self._objects and not self._recognised:

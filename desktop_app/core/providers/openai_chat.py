@@ -95,6 +95,9 @@ class OpenAIChatParser:
     def parse(self, event: ServerSentEvent) -> list[ContentEvent]:
         return self._mender.apply(self._parse(event))
 
+    def flush(self) -> list[ContentEvent]:
+        return self._mender.flush()
+
     def _parse(self, event: ServerSentEvent) -> list[ContentEvent]:
         if self._finished:
             return []  # some servers send more data lines after [DONE]

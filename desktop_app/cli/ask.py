@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 from desktop_app.cli import EXIT_CANCELLED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TRANSPORT, EXIT_USAGE
 from desktop_app.cli.ask_history import AskHistory, UnknownConversation
 from desktop_app.cli.ask_output import Printer, print_stats, say
-from desktop_app.cli.ask_target import AskTarget, UsageError, resolve_target
+from desktop_app.cli.ask_target import AskTarget, UsageError, command_line_text, resolve_target
 from desktop_app.cli.hints import command_line_hint
 from desktop_app.core.errors import ConfigError, SecretStoreError, StreamdeskError, TransportError
 from desktop_app.core.events import ReasoningDelta, TextDelta, TurnEnded, TurnState
@@ -295,16 +295,27 @@ def exit_code(end: TurnEnded) -> int:
 # ---------------------------------------------------------------- the command line
 
 
-def read_prompt(argument: str | None, stdin: TextIO) -> str:
+def read_prompt(argument: str | None, stdin: TextIO | None) -> str:
+    """The prompt from argv or stdin; bytes that are not UTF-8 become U+FFFD, quietly."""
     if argument is not None:
-        prompt = argument
+        prompt = command_line_text(argument)
     elif stdin is None or stdin.isatty():
         raise UsageError("Give a prompt as an argument, or pipe it in on stdin.")
     else:
-        prompt = stdin.read()
+        prompt = _read_stdin(stdin)
     if not prompt.strip():
         raise UsageError("The prompt is empty.")
     return prompt
+
+
+def _read_stdin(stdin: TextIO) -> str:
+    # The bytes, not the text layer: a Latin-1 file piped in must not raise
+    # (strict decoding) or leave lone surrogates (surrogateescape, under a C locale).
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is None:
+        return stdin.read()  # already text (a test's StringIO)
+    text = bytes(buffer.read()).decode("utf-8", "replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as the text layer did
 
 
 def _positive_float(text: str) -> float:

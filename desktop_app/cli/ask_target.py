@@ -9,6 +9,8 @@ max tokens, extra headers, stream URL, proxy and CA bundle; its key comes
 from ``core.secrets.resolve_api_key`` (its variable, the provider's usual one
 for the official server, or the system keychain). A flag always wins. The
 "Offline demo" profile is served by the bundled stub, started here in-process.
+Text from the command line that was not valid UTF-8 is mended with U+FFFD
+(``command_line_text``): it must still go out as JSON and into the history.
 
 Must not: print, or hold the key anywhere but the ``Endpoint`` (which keeps
 it out of its repr).
@@ -99,7 +101,11 @@ def resolve_target(
     if profile is None and not args.model:
         raise UsageError("--model is required (the model name the server knows).")
     key = _api_key(args, choice, base_url, environ, read_key)
-    system = args.system if args.system is not None else (profile.system_prompt if profile else "")
+    system = (
+        command_line_text(args.system)
+        if args.system is not None
+        else (profile.system_prompt if profile else "")
+    )
     network = (
         network_settings(profile, base_url)
         if profile is not None
@@ -113,7 +119,7 @@ def resolve_target(
             extra_headers=dict(profile.extra_headers) if profile else {},
             stream_url=profile.stream_url if profile else None,
         ),
-        model=choice.model,
+        model=command_line_text(choice.model),
         system=system or None,
         temperature=profile.temperature if profile else None,
         max_tokens=profile.max_tokens if profile else None,
@@ -121,6 +127,22 @@ def resolve_target(
         network=network,
         embedded=embedded,
     )
+
+
+def command_line_text(text: str) -> str:
+    """``text`` from argv with the bytes that were not UTF-8 as U+FFFD.
+
+    Python decodes argv with surrogateescape, so ``$'caf\\xe9'`` arrives as
+    ``"caf\\udce9"``, which no JSON encoder or SQLite will take. Re-encoding
+    gives back the bytes; decoding them with ``replace`` keeps every valid
+    character. (Other lone surrogates, from a Windows command line, go the
+    same way through ``surrogatepass``.)
+    """
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "surrogatepass")
+    return data.decode("utf-8", "replace")
 
 
 def _merge(args: argparse.Namespace) -> _Choice:

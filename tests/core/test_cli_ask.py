@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from desktop_app.core.storage import HistoryStore
 from server_stub.embedded import RunningStub, start_stub
 from tests.core.byte_server import (
     OPENAI_DONE,
@@ -48,8 +49,8 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 async def ask(
-    *args: str,
-    stdin: str | None = None,
+    *args: str | bytes,
+    stdin: str | bytes | None = None,
     env: Mapping[str, str] | None = None,
     stdout: int | None = None,
 ) -> Result:
@@ -65,12 +66,13 @@ async def ask(
         env=dict(env or environment()),
     )
     async with asyncio.timeout(30):
-        out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+        sent = stdin.encode() if isinstance(stdin, str) else stdin
+        out, err = await process.communicate(sent)
     assert process.returncode is not None
     return Result(process.returncode, (out or b"").decode(), err.decode())
 
 
-def openai(server: ByteServer, *args: str) -> tuple[str, ...]:
+def openai(server: ByteServer, *args: str | bytes) -> tuple[str | bytes, ...]:
     return ("--provider", "openai", "--base-url", server.url("/v1"), "--model", "m", *args)
 
 
@@ -146,6 +148,34 @@ async def test_reasoning_goes_to_stderr_only_when_asked() -> None:
     assert (quiet.out, quiet.err) == ("Answer.", "")
     assert shown.out == "Answer."
     assert shown.err == "Let me think.\n"
+
+
+# ---------------------------------------------------------------- text that is not UTF-8
+
+
+async def test_a_prompt_that_is_not_utf8_goes_out_with_replacement_characters() -> None:
+    # $'caf\xe9' in a UTF-8 shell: Python hands argv over with lone surrogates, which
+    # crashed the JSON encoding (exit 1, a traceback). Such bytes become U+FFFD, quietly.
+    async with ByteServer(STREAM) as server:
+        result = await ask(b"caf\xe9 cr\xe8me", *openai(server, "--system", b"Be br\xefef."))
+        body = json.loads(server.requests[0].body)
+    assert (result.code, result.out, result.err) == (0, "Hello, world!", "")
+    assert body["messages"] == [
+        {"role": "system", "content": "Be br\ufffdef."},
+        {"role": "user", "content": "caf\ufffd cr\ufffdme"},
+    ]
+    with HistoryStore.open(maintenance=False) as store:  # and it was saved
+        (conversation,) = store.list_conversations()
+        user, answer = store.messages(conversation.id)
+    assert (user.text, answer.text) == ("caf\ufffd cr\ufffdme", "Hello, world!")
+
+
+async def test_a_latin1_prompt_on_stdin_goes_out_with_replacement_characters() -> None:
+    async with ByteServer(STREAM) as server:
+        result = await ask(*openai(server), stdin="Caf\xe9 cr\xe8me\r\n".encode("latin-1"))
+        body = json.loads(server.requests[0].body)
+    assert (result.code, result.out, result.err) == (0, "Hello, world!", "")
+    assert body["messages"] == [{"role": "user", "content": "Caf\ufffd cr\ufffdme\n"}]
 
 
 # ---------------------------------------------------------------- terminal safety

@@ -9,6 +9,8 @@ max tokens, extra headers, stream URL, proxy and CA bundle; its key comes
 from ``core.secrets.resolve_api_key`` (its variable, the provider's usual one
 for the official server, or the system keychain). A flag always wins. The
 "Offline demo" profile is served by the bundled stub, started here in-process.
+The base URL is checked here (scheme, host, port), so a malformed one is a
+usage error, not a traceback or a misleading "could not find the server".
 Text from the command line that was not valid UTF-8 is mended with U+FFFD
 (``command_line_text``): it must still go out as JSON and into the history.
 
@@ -96,8 +98,7 @@ def resolve_target(
     if not base_url:
         where = f" (the profile “{profile.name}” has none)" if profile is not None else ""
         raise UsageError(f"--base-url is required with --provider {choice.provider}{where}.")
-    if urlsplit(base_url).scheme not in ("http", "https"):
-        raise UsageError(f"--base-url must start with http:// or https:// (got {base_url!r}).")
+    _check_base_url(base_url, None if args.base_url else profile)
     if profile is None and not args.model:
         raise UsageError("--model is required (the model name the server knows).")
     key = _api_key(args, choice, base_url, environ, read_key)
@@ -143,6 +144,30 @@ def command_line_text(text: str) -> str:
     except UnicodeEncodeError:
         data = text.encode("utf-8", "surrogatepass")
     return data.decode("utf-8", "replace")
+
+
+def _check_base_url(base_url: str, profile: Profile | None) -> None:
+    """A ``UsageError`` naming ``base_url`` unless it is an http(s) URL with a host and a port
+    in range; ``profile``: the profile it came from (not from --base-url)."""
+    where = f"The base URL of the profile “{profile.name}”" if profile else "--base-url"
+    try:
+        parts = urlsplit(base_url)
+    except ValueError as exc:  # an unclosed IPv6 bracket, for one
+        reason = str(exc)[:1].lower() + str(exc)[1:]
+        raise UsageError(f"{where} is not a valid URL: {reason} (got {base_url!r}).") from None
+    try:
+        port = parts.port
+    except ValueError:  # out of range, or not a number
+        port = 0
+    problem = ""
+    if parts.scheme not in ("http", "https"):
+        problem = "must start with http:// or https://"
+    elif not parts.hostname:
+        problem = "has no host name"
+    elif port == 0:
+        problem = "has a port that is not a number from 1 to 65535"
+    if problem:
+        raise UsageError(f"{where} {problem} (got {base_url!r}).")
 
 
 def _merge(args: argparse.Namespace) -> _Choice:

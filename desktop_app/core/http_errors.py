@@ -126,14 +126,26 @@ def _duration(seconds: float) -> str:
 
 
 def host_of(url: str) -> str:
-    """``host[:port]`` of a URL, never its credentials or query."""
+    """``host[:port]`` of a URL, never its credentials or query.
+
+    A URL ``urlsplit`` cannot read (a port out of range, an unclosed ``[``) gives
+    its authority as written: sentences say "The server {host}", so it must name one.
+    """
     try:
         parts = urlsplit(url)
         host = parts.hostname or url
         port = parts.port
     except ValueError:
-        return "the server"
+        return _authority(url)
     return f"{host}:{port}" if port else host
+
+
+def _authority(url: str) -> str:
+    """``host[:port]`` as written, between ``//`` and the path, without ``user:password@``."""
+    rest = url.split("//", 1)[-1]
+    for end in "/?#":
+        rest = rest.split(end, 1)[0]
+    return rest.rpartition("@")[2] or url
 
 
 def hostname_of(host: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from desktop_app.core.http_errors import host_of
 from desktop_app.core.storage import HistoryStore
 from server_stub.embedded import RunningStub, start_stub
 from tests.core.byte_server import (
@@ -300,6 +301,18 @@ async def test_a_provider_error_exits_4() -> None:
         (("   ", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"), {}, "prompt is empty"),
         (("hi", "--provider", "nope"), {}, "invalid choice"),
         (("hi", "--model", "m", "--timeout", "0"), {}, "must be more than 0"),
+        (
+            ("hi", "--model", "m", "--base-url", "http://[::1"),
+            {},
+            "--base-url is not a valid URL: invalid IPv6 URL (got 'http://[::1').",
+        ),
+        (
+            ("hi", "--model", "m", "--base-url", "http://h:99999/v1"),
+            {},
+            "--base-url has a port that is not a number from 1 to 65535 (got 'http://h:99999/v1')",
+        ),
+        (("hi", "--model", "m", "--base-url", "http://h:x/v1"), {}, "not a number from 1 to"),
+        (("hi", "--model", "m", "--base-url", "http://"), {}, "--base-url has no host name"),
     ],
 )
 async def test_usage_errors_exit_2(args: tuple[str, ...], env: dict[str, str], words: str) -> None:
@@ -307,6 +320,14 @@ async def test_usage_errors_exit_2(args: tuple[str, ...], env: dict[str, str], w
     assert result.code == 2
     assert words in result.err
     assert result.out == ""
+    assert "Traceback" not in result.err
+    assert len(result.err.splitlines()) == 1 or result.err.startswith("usage:")
+
+
+async def test_a_url_python_cannot_split_still_names_its_host() -> None:
+    # Was "the server": "Could not find the server the server."
+    assert host_of("http://h:99999/v1") == "h:99999"
+    assert host_of("http://user:pw@[::1/v1?key=k") == "[::1"
 
 
 async def test_ctrl_c_cancels_the_turn_and_exits_130() -> None:

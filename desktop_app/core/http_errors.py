@@ -83,12 +83,13 @@ def error_for_status(
         where = f" to {urljoin(url, location)}" if location else ""
         return HTTPStatusError(
             f"The server {host} redirected the request{where} (HTTP {status}).",
-            hint="Update the base URL of this profile to the new address.",
+            hint="Update the base URL to the new address.",
             **details,
         )
     return HTTPStatusError(
         f"The server {host} rejected the request (HTTP {status}{_reason(status)}){said}",
-        hint="Check the model name and the settings of this profile.",
+        hint="Check the model name and the other request settings (max tokens, "
+        "temperature, extra headers).",
         **details,
     )
 

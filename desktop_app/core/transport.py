@@ -315,12 +315,12 @@ def translate_error(exc: BaseException, url: str, *, secret: str | None = None) 
     if isinstance(exc, httpx.ProxyError):
         return ConnectionFailed(
             f"Could not reach {host} through the proxy: {_root_reason(exc)}.",
-            hint="Check the proxy settings of this profile or the HTTPS_PROXY variable.",
+            hint="Check the proxy settings or the HTTPS_PROXY variable.",
         )
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return ConfigError(
             mask_secret(f"The address {url!r} is not a valid http:// or https:// URL.", secret),
-            hint="Check the base URL of this profile.",
+            hint="Check the base URL.",
         )
     if isinstance(exc, httpx.ConnectError):
         return _connect_error(exc, host)

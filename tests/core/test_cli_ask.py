@@ -256,6 +256,39 @@ async def test_http_errors_exit_3_with_one_line_on_stderr() -> None:
     assert "Check the API key" in lines[0]  # the hint follows the sentence
 
 
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (
+            Reply(
+                status=301,
+                headers=(("Location", "https://elsewhere.example/v1/chat/completions"),),
+                framing="length",
+            ),
+            "redirected the request to https://elsewhere.example/v1/chat/completions "
+            "(HTTP 301). Update the base URL to the new address.",
+        ),
+        (
+            Reply(
+                status=400,
+                headers=(("Content-Type", "application/json"),),
+                body=[json.dumps({"error": {"message": "max_tokens is too large"}}).encode()],
+                framing="length",
+            ),
+            "rejected the request (HTTP 400 Bad Request): max_tokens is too large. "
+            "Check the model name and the other request settings",
+        ),
+    ],
+)
+async def test_status_hints_do_not_speak_of_a_profile(reply: Reply, words: str) -> None:
+    async with ByteServer(reply) as server:
+        result = await ask("hi", *openai(server))
+    assert result.code == 3
+    assert words in result.err
+    assert "profile" not in result.err
+    assert "Settings" not in result.err
+
+
 async def test_connection_refused_exits_3() -> None:
     port = free_port()
     args = ("--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m", "--timeout", "1")
@@ -313,6 +346,8 @@ async def test_a_provider_error_exits_4() -> None:
         ),
         (("hi", "--model", "m", "--base-url", "http://h:x/v1"), {}, "not a number from 1 to"),
         (("hi", "--model", "m", "--base-url", "http://"), {}, "--base-url has no host name"),
+        # Past our checks, refused by httpx: the hint speaks of the URL, not of a profile.
+        (("hi", "--model", "m", "--base-url", "http://[::1]x/v1"), {}, "URL. Check the base URL."),
     ],
 )
 async def test_usage_errors_exit_2(args: tuple[str, ...], env: dict[str, str], words: str) -> None:

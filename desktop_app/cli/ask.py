@@ -7,10 +7,11 @@ where the window shows it unless ``--no-save``; ``--continue`` and
 ``--conversation ID`` add to a conversation and send its earlier messages,
 ``cli.ask_history``), ``--record FILE`` (the wire traffic as a recording,
 ``core.recording``), what goes to stdout and stderr (``cli.ask_output``),
-and exit codes: 0 complete, 2 usage, 3 connection or HTTP error (timeouts
-included), 4 interrupted, protocol or provider error, 130 cancelled
-(Ctrl-C, or the reader of stdout went away). Whatever the ending, the
-partial answer is saved with its status and the recording is written.
+and exit codes: 0 complete (an answer cut at the token limit too, with a
+note), 2 usage, 3 connection or HTTP error (timeouts included), 4
+interrupted, protocol or provider error, 130 cancelled (Ctrl-C, or the
+reader of stdout went away). Whatever the ending, the partial answer is
+saved with its status and the recording is written.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from typing import TYPE_CHECKING, TextIO
 
 from desktop_app.cli import EXIT_CANCELLED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TRANSPORT, EXIT_USAGE
 from desktop_app.cli.ask_history import AskHistory, UnknownConversation
-from desktop_app.cli.ask_output import Printer, print_stats, say
+from desktop_app.cli.ask_output import Printer, print_stats, say, stopped_at_limit
 from desktop_app.cli.ask_target import AskTarget, UsageError, command_line_text, resolve_target
 from desktop_app.cli.hints import command_line_hint
 from desktop_app.core.errors import ConfigError, SecretStoreError, StreamdeskError, TransportError
 from desktop_app.core.events import ReasoningDelta, TextDelta, TurnEnded, TurnState
 from desktop_app.core.observer import TurnObserver
+from desktop_app.core.providers.anthropic import DEFAULT_MAX_TOKENS
 from desktop_app.core.providers.base import ChatMessage, ChatRequest
 from desktop_app.core.providers.registry import PROVIDER_NAMES
 from desktop_app.core.recording_observer import RecordingObserver
@@ -48,9 +50,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="ask one question and stream the answer to stdout",
         description="Send one prompt and stream the answer to stdout as it arrives. The "
         "exchange is saved in the history the window shows (unless --no-save). "
-        "Exit codes: 0 complete, 2 usage, 3 connection or HTTP error (a timeout before any "
-        "text included), 4 interrupted (part of the answer printed), protocol or provider "
-        "error, 130 cancelled.",
+        "Exit codes: 0 complete (also an answer cut at the token limit: the stream ended "
+        "normally; a note on stderr says so), 2 usage, 3 connection or HTTP error (a timeout "
+        "before any text included), 4 interrupted (part of the answer printed), protocol or "
+        "provider error, 130 cancelled.",
         epilog="Terminal safety: the answer is untrusted. Written to a terminal, every escape "
         "sequence and control character except newline and tab is removed; written to a "
         "pipe or file, escape sequences and C1 controls are removed and other bytes kept.",
@@ -72,6 +75,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--model", help="model name (required without --profile)")
     parser.add_argument("--system", help="system prompt")
+    parser.add_argument(
+        "--max-tokens",
+        type=_positive_int,
+        metavar="N",
+        help="the most tokens the answer may have (default: the profile's; else the server's, "
+        f"or {DEFAULT_MAX_TOKENS} for anthropic, which needs one). An answer cut at the limit "
+        "still exits 0; a note on stderr says so",
+    )
     parser.add_argument(
         "--api-key-env",
         metavar="VAR",
@@ -181,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
         _save_record(record, recorder, end, stderr)
         for problem in history.problems[shown:]:
             say(stderr, problem)
+        if end.state is TurnState.COMPLETE and stopped_at_limit(end.metrics):
+            printer.limit_note(_token_limit(target, request))
         if args.stats:
             saved = history.conversation_id if history.saving else None
             print_stats(stderr, end.metrics, conversation=saved)
@@ -278,6 +291,13 @@ class _Tee:
             o.on_end(state)
 
 
+def _token_limit(target: AskTarget, request: ChatRequest) -> int | None:
+    """The max tokens the request carried (``None``: the server's own limit)."""
+    body = target.provider.build_request(request, target.endpoint).json
+    limit = body.get("max_tokens") if isinstance(body, dict) else None
+    return limit if isinstance(limit, int) else None
+
+
 def exit_code(end: TurnEnded) -> int:
     if end.state is TurnState.COMPLETE:
         return EXIT_OK
@@ -316,6 +336,16 @@ def _read_stdin(stdin: TextIO) -> str:
         return stdin.read()  # already text (a test's StringIO)
     text = bytes(buffer.read()).decode("utf-8", "replace")
     return text.replace("\r\n", "\n").replace("\r", "\n")  # as the text layer did
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _positive_float(text: str) -> float:

@@ -1,10 +1,11 @@
 """What ``streamdesk ask`` writes: the answer to stdout, the rest to stderr, safely.
 
 Owns ``Printer`` (text, reasoning to stderr with ``--show-reasoning``, the
-end of the line), ``RawPrinter`` (``--raw``: every decoded SSE event),
-``print_stats`` and the one-line reasons on stderr. Model output is
-untrusted: to a terminal every control sequence is removed; to a pipe,
-escape sequences and C1 controls are (``cli.terminal``).
+end of the line, then the token-limit note on stderr),
+``RawPrinter`` (``--raw``: every decoded SSE event), ``print_stats`` and the
+one-line reasons on stderr. Model output is untrusted: to a terminal every
+control sequence is removed; to a pipe, escape sequences and C1 controls are
+(``cli.terminal``).
 
 Must not: decide exit codes or talk to the network.
 """
@@ -21,6 +22,9 @@ from desktop_app.core.observer import NullObserver
 from desktop_app.core.sse import ServerSentEvent, SSEDecoder
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
+PREFIX = "streamdesk ask: "  # every line on stderr but the stats and the reasoning
+# The finish reasons that mean "cut at max tokens" (OpenAI and generic, Anthropic).
+LENGTH_REASONS = frozenset({"length", "max_tokens"})
 
 
 class Printer:
@@ -73,6 +77,15 @@ class Printer:
             self._in_reasoning = False
             self._err.write((RESET if self._err_tty else "") + "\n")
             self._err.flush()
+
+    def limit_note(self, max_tokens: int | None) -> None:
+        """The answer is complete as far as the stream goes, but the model was cut short."""
+        limit = f" (max tokens {max_tokens})" if max_tokens is not None else ""
+        self._err.write(
+            f"{PREFIX}note: the answer stopped at the token limit{limit}; "
+            "ask with --max-tokens for more.\n"
+        )
+        self._err.flush()
 
     def finish_line(self) -> None:
         """End the output cleanly: the shell prompt must not follow the answer on its line."""
@@ -139,10 +152,14 @@ def print_stats(stderr: TextIO, m: TurnMetrics, *, conversation: int | None = No
     stderr.flush()
 
 
+def stopped_at_limit(metrics: TurnMetrics) -> bool:
+    return metrics.finish_reason in LENGTH_REASONS
+
+
 def say(stderr: TextIO, sentence: str) -> None:
     """One line on stderr: ``streamdesk ask: <sentence>`` (sanitised)."""
     one_line = " ".join(sentence.split())
-    stderr.write(f"streamdesk ask: {TerminalSanitizer(strict=True).feed(one_line)}\n")
+    stderr.write(f"{PREFIX}{TerminalSanitizer(strict=True).feed(one_line)}\n")
     stderr.flush()
 
 

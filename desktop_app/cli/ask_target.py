@@ -107,6 +107,9 @@ def resolve_target(
         if args.system is not None
         else (profile.system_prompt if profile else "")
     )
+    max_tokens: int | None = args.max_tokens
+    if max_tokens is None and profile is not None:
+        max_tokens = profile.max_tokens  # --max-tokens wins, as every flag does
     network = (
         network_settings(profile, base_url)
         if profile is not None
@@ -123,7 +126,7 @@ def resolve_target(
         model=command_line_text(choice.model),
         system=system or None,
         temperature=profile.temperature if profile else None,
-        max_tokens=profile.max_tokens if profile else None,
+        max_tokens=max_tokens,
         profile=profile.name if profile else None,
         network=network,
         embedded=embedded,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 from desktop_app.core.http_errors import host_of
+from desktop_app.core.providers.anthropic import DEFAULT_MAX_TOKENS
 from desktop_app.core.storage import HistoryStore
 from server_stub.embedded import RunningStub, start_stub
 from tests.core.byte_server import (
@@ -78,6 +79,30 @@ def openai(server: ByteServer, *args: str | bytes) -> tuple[str | bytes, ...]:
 
 
 STREAM = Reply(body=sse(openai_delta("Hello, "), openai_delta("world!"), OPENAI_DONE))
+
+
+def openai_chunk(delta: dict[str, object], finish_reason: str | None = None) -> str:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+    return "data: " + json.dumps({"object": "chat.completion.chunk", "choices": [choice]}) + "\n\n"
+
+
+def anthropic_frame(event: str, data: dict[str, object]) -> str:
+    return f"event: {event}\ndata: {json.dumps({'type': event, **data})}\n\n"
+
+
+def anthropic_answer(text: str, stop_reason: str) -> list[bytes]:
+    return sse(
+        anthropic_frame("message_start", {"message": {"usage": {"input_tokens": 3}}}),
+        anthropic_frame("content_block_start", {"index": 0, "content_block": {"type": "text"}}),
+        anthropic_frame(
+            "content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}
+        ),
+        anthropic_frame("content_block_stop", {"index": 0}),
+        anthropic_frame(
+            "message_delta", {"delta": {"stop_reason": stop_reason}, "usage": {"output_tokens": 2}}
+        ),
+        anthropic_frame("message_stop", {}),
+    )
 
 
 # ---------------------------------------------------------------- success
@@ -334,6 +359,8 @@ async def test_a_provider_error_exits_4() -> None:
         (("   ", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"), {}, "prompt is empty"),
         (("hi", "--provider", "nope"), {}, "invalid choice"),
         (("hi", "--model", "m", "--timeout", "0"), {}, "must be more than 0"),
+        (("hi", "--model", "m", "--max-tokens", "0"), {}, "must be at least 1"),
+        (("hi", "--model", "m", "--max-tokens", "1.5"), {}, "not a whole number"),
         (
             ("hi", "--model", "m", "--base-url", "http://[::1"),
             {},
@@ -431,3 +458,56 @@ async def test_stub_failures_map_to_exit_codes(stub: RunningStub) -> None:
     dropped = await ask("/scenario drop_mid_stream", *args)
     assert dropped.code == 4
     assert dropped.out
+
+
+# ---------------------------------------------------------------- the token limit
+
+
+async def test_an_answer_cut_at_the_token_limit_exits_0_with_a_note() -> None:
+    reply = Reply(body=sse(openai_delta("Cut sh"), openai_chunk({}, "length"), OPENAI_DONE))
+    async with ByteServer(reply) as server:
+        limited = await ask("hi", *openai(server, "--max-tokens", "7"))
+        unlimited = await ask("hi", *openai(server))
+        bodies = [json.loads(r.body) for r in server.requests]
+    assert (limited.code, limited.out) == (0, "Cut sh")
+    assert limited.err == (
+        "streamdesk ask: note: the answer stopped at the token limit (max tokens 7); "
+        "ask with --max-tokens for more.\n"
+    )
+    assert bodies[0]["max_tokens"] == 7
+    # Without --max-tokens the limit was the server's own: no number to give.
+    assert unlimited.code == 0
+    assert "max_tokens" not in bodies[1]
+    assert unlimited.err == (
+        "streamdesk ask: note: the answer stopped at the token limit; "
+        "ask with --max-tokens for more.\n"
+    )
+
+
+async def test_anthropic_names_its_default_limit_when_it_cuts() -> None:
+    reply = Reply(body=anthropic_answer("Cut sh", "max_tokens"))
+    async with ByteServer(reply) as server:
+        args = ("--provider", "anthropic", "--base-url", server.url("/v1"), "--model", "c")
+        result = await ask("hi", *args)
+        body = json.loads(server.requests[0].body)
+    assert (result.code, result.out) == (0, "Cut sh")
+    assert body["max_tokens"] == DEFAULT_MAX_TOKENS
+    assert f"(max tokens {DEFAULT_MAX_TOKENS}); ask with --max-tokens" in result.err
+
+
+async def test_an_answer_that_ends_by_itself_has_no_note() -> None:
+    async with ByteServer(Reply(body=anthropic_answer("Done.", "end_turn"))) as server:
+        args = ("--provider", "anthropic", "--base-url", server.url("/v1"), "--model", "c")
+        result = await ask("hi", *args)
+    assert (result.code, result.out, result.err) == (0, "Done.", "")
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_max_tokens_reaches_the_stub(stub: RunningStub, provider: str) -> None:
+    args = ("--provider", provider, "--base-url", stub.url + "/v1", "--model", "stub")
+    result = await ask("Hello there", *args, "--max-tokens", "3", "--stats")
+    assert result.code == 0, result.err
+    assert "streamdesk ask: note: the answer stopped at the token limit (max tokens 3)" in (
+        result.err
+    )
+    assert "output tokens: 3 (server)" in result.err

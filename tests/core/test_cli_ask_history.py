@@ -262,6 +262,7 @@ def target_args(**given: object) -> argparse.Namespace:
         "model": None,
         "system": None,
         "api_key_env": None,
+        "max_tokens": None,
     }
     values.update(given)
     return argparse.Namespace(**values)
@@ -310,11 +311,12 @@ def test_flags_override_the_profile(in_memory_keyring: object) -> None:
             system="",
             base_url="http://127.0.0.1:8/v1",
             api_key_env="MINE",
+            max_tokens=7,
         ),
         {"MINE": "sk-from-env"},
     )
     assert target.provider.name == "openai"
-    assert (target.model, target.system) == ("other", None)
+    assert (target.model, target.system, target.max_tokens) == ("other", None, 7)
     assert target.endpoint.base_url == "http://127.0.0.1:8/v1"
     assert target.endpoint.api_key == "sk-from-env"
 

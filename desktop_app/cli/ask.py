@@ -11,7 +11,8 @@ and exit codes: 0 complete (an answer cut at the token limit too, with a
 note), 2 usage, 3 connection or HTTP error (timeouts included), 4
 interrupted, protocol or provider error, 130 cancelled (Ctrl-C, or the
 reader of stdout went away). Whatever the ending, the partial answer is
-saved with its status and the recording is written.
+saved with its status and the recording is written. Tool calls go to stderr
+after the answer.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="ask one question and stream the answer to stdout",
         description="Send one prompt and stream the answer to stdout as it arrives. The "
         "exchange is saved in the history the window shows (unless --no-save). "
+        "Tool calls the model makes are printed to stderr after the answer, one a line. "
         "Exit codes: 0 complete (also an answer cut at the token limit: the stream ended "
         "normally; a note on stderr says so), 2 usage, 3 connection or HTTP error (a timeout "
         "before any text included), 4 interrupted (part of the answer printed), protocol or "
@@ -192,6 +194,9 @@ def run(args: argparse.Namespace) -> int:
         _save_record(record, recorder, end, stderr)
         for problem in history.problems[shown:]:
             say(stderr, problem)
+        if not args.raw:  # --raw showed the calls' events already
+            for call in end.tool_calls:
+                printer.tool_call(call)
         if end.state is TurnState.COMPLETE and stopped_at_limit(end.metrics):
             printer.limit_note(_token_limit(target, request))
         if args.stats:

@@ -1,7 +1,7 @@
 """What ``streamdesk ask`` writes: the answer to stdout, the rest to stderr, safely.
 
 Owns ``Printer`` (text, reasoning to stderr with ``--show-reasoning``, the
-end of the line, then the token-limit note on stderr),
+end of the line, then the tool calls and the token-limit note on stderr),
 ``RawPrinter`` (``--raw``: every decoded SSE event), ``print_stats`` and the
 one-line reasons on stderr. Model output is untrusted: to a terminal every
 control sequence is removed; to a pipe, escape sequences and C1 controls are
@@ -12,12 +12,13 @@ Must not: decide exit codes or talk to the network.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TextIO
 
 from desktop_app.cli.terminal import TerminalSanitizer
 from desktop_app.core.errors import StreamdeskError
-from desktop_app.core.events import TurnMetrics
+from desktop_app.core.events import ToolCall, TurnMetrics
 from desktop_app.core.observer import NullObserver
 from desktop_app.core.sse import ServerSentEvent, SSEDecoder
 
@@ -77,6 +78,14 @@ class Printer:
             self._in_reasoning = False
             self._err.write((RESET if self._err_tty else "") + "\n")
             self._err.flush()
+
+    def tool_call(self, call: ToolCall) -> None:
+        """``tool call: name(arguments)`` on one line of stderr; name and arguments are untrusted."""
+        self._end_reasoning()
+        name = " ".join((call.name or "(unnamed)").split())
+        line = f"tool call: {name}({one_line_arguments(call.arguments)})"
+        self._err.write(PREFIX + TerminalSanitizer(strict=self._err_tty).feed(line) + "\n")
+        self._err.flush()
 
     def limit_note(self, max_tokens: int | None) -> None:
         """The answer is complete as far as the stream goes, but the model was cut short."""
@@ -154,6 +163,20 @@ def print_stats(stderr: TextIO, m: TurnMetrics, *, conversation: int | None = No
 
 def stopped_at_limit(metrics: TurnMetrics) -> bool:
     return metrics.finish_reason in LENGTH_REASONS
+
+
+def one_line_arguments(arguments: str) -> str:
+    """A tool call's arguments on one line: as sent when they are; else JSON re-encoded on
+    one line (the strings unchanged); else, not JSON, with each whitespace run as one space."""
+    lines = arguments.splitlines()
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return " ".join(arguments.split())
+    one_line = json.dumps(value, ensure_ascii=False)  # escapes \n and \r, not these two:
+    return one_line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def say(stderr: TextIO, sentence: str) -> None:

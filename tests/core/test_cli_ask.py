@@ -2,7 +2,9 @@
 
 Exit codes, what goes to stdout and stderr, --stats, --raw, reasoning, keys
 from the environment, escape sequences stripped (piped and on a terminal),
-Ctrl-C, and the three formats against the bundled stub.
+Ctrl-C, and the three formats against the bundled stub. Also what used to go
+wrong: prompts that are not UTF-8, malformed base URLs, the window's words in
+hints, answers cut at the token limit, and tool calls shown only with --raw.
 """
 
 from __future__ import annotations
@@ -84,6 +86,15 @@ STREAM = Reply(body=sse(openai_delta("Hello, "), openai_delta("world!"), OPENAI_
 def openai_chunk(delta: dict[str, object], finish_reason: str | None = None) -> str:
     choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
     return "data: " + json.dumps({"object": "chat.completion.chunk", "choices": [choice]}) + "\n\n"
+
+
+def openai_tool_call(index: int, arguments: str, *, name: str | None = None) -> str:
+    function: dict[str, object] = {"arguments": arguments}
+    call: dict[str, object] = {"index": index, "function": function}
+    if name is not None:  # the first fragment of a call names it
+        function["name"] = name
+        call.update(id=f"call_{index}", type="function")
+    return openai_chunk({"tool_calls": [call]})
 
 
 def anthropic_frame(event: str, data: dict[str, object]) -> str:
@@ -511,3 +522,42 @@ async def test_max_tokens_reaches_the_stub(stub: RunningStub, provider: str) -> 
         result.err
     )
     assert "output tokens: 3 (server)" in result.err
+
+
+# ---------------------------------------------------------------- tool calls
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_tool_calls_are_shown_on_stderr(stub: RunningStub, provider: str) -> None:
+    args = ("--provider", provider, "--base-url", stub.url + "/v1", "--model", "stub-tool_call")
+    result = await ask("What is the weather in Paris?", *args)
+    raw = await ask("What is the weather in Paris?", *args, "--raw")
+    assert result.code == 0, result.err
+    assert result.out == "I'll call `get_weather` to find that out."
+    assert result.err == (
+        'streamdesk ask: tool call: get_weather({"location": "Paris", "unit": "celsius"})\n'
+    )
+    assert raw.code == 0
+    assert "get_weather" in raw.out  # --raw shows the call's events; no second copy
+    assert "tool call:" not in raw.err
+
+
+async def test_tool_calls_are_sanitised_and_kept_on_one_line() -> None:
+    arguments = '{\n  "tz": "Europe/Paris",\n  "text": "two  spaces\\u001b]0;x\\u0007"\n}'
+    reply = Reply(
+        body=sse(
+            openai_tool_call(0, arguments[:9], name="get\x1b[31m_time"),
+            openai_tool_call(0, arguments[9:]),
+            openai_tool_call(1, "q=\x1b]52;c;ZXZpbA==\x07x", name="lookup"),
+            openai_chunk({}, "tool_calls"),
+            OPENAI_DONE,
+        )
+    )
+    async with ByteServer(reply) as server:
+        result = await ask("hi", *openai(server))
+    assert (result.code, result.out) == (0, "")
+    assert result.err.splitlines() == [
+        # Multi-line JSON on one line, strings as sent (escapes stay escapes).
+        'streamdesk ask: tool call: get_time({"tz": "Europe/Paris", "text": "two  spaces\\u001b]0;x\\u0007"})',
+        "streamdesk ask: tool call: lookup(q=x)",  # the OSC 52 clipboard write is gone
+    ]

@@ -585,11 +585,11 @@ ROWS: tuple[Row, ...] = (
         fault="A sentence, then a call to the request's first tool (or get_weather) with streamed arguments; after a tool result it answers from the result. Generic format: text only.",
         how="Stub scenario `tool_call` (OpenAI format).",
         core=Core("complete", "", WHOLE),
-        cli=Cli(WHOLE, 0, ""),
+        cli=Cli(WHOLE, 0, 'tool call: get_weather({"location": "Paris", "unit": "celsius"})'),
         gui=Gui("complete", WHOLE, "", "", ""),
         saved=Saved("complete", WHOLE, False),
         recovery=Recovery(1, 0, ()),
-        note="The window's metrics line says “asked to use a tool”.",
+        note="The window's metrics line says “asked to use a tool”; `ask` prints each call on stderr after the answer (it showed them only with `--raw`).",
     ),
     Row(
         key="stub:reasoning",

@@ -190,7 +190,7 @@ class Turn:
                 UnexpectedResponse(
                     f"The server {host_of(stream.url)} accepted the prompt (HTTP "
                     f"{stream.status}) but named no stream to read the answer from.",
-                    hint="Set the stream URL of this profile, or check the server's API.",
+                    hint="Set the profile's stream URL, or check the server's API.",
                 ),
             )
         return url

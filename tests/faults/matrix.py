@@ -277,7 +277,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         key="stub:keepalive_only",
-        fault="Headers, then only ': keep-alive' comments every second for 5 minutes, never an event; non-streamed requests hang silently, then the connection closes.",
+        fault="Headers, then only ': keep-alive' comments every second for 5 minutes, never an event; non-streamed requests get nothing for 5 minutes, then a 504 Gateway Time-out HTML page (as a proxy in front of a stuck server sends).",
         how="Stub scenario `keepalive_only` (OpenAI format).",
         core=Core("failed", "FirstTokenTimeout", NOTHING),
         cli=Cli(

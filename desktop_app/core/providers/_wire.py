@@ -23,7 +23,9 @@ from desktop_app.core.providers._surrogates import scrub
 EXCERPT_CHARS = 80
 SERVER_MESSAGE_CHARS = 300
 DEFAULT_FAILURE = "The server reported an error while answering."
-_HINT = "Check that this profile's format (OpenAI, Anthropic or generic) matches what the server speaks."
+_HINT = (
+    "Check that the format chosen (OpenAI, Anthropic or generic) matches what the server speaks."
+)
 
 _WS = re.compile(r"\s+")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)

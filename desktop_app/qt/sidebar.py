@@ -81,9 +81,10 @@ class _ConversationDelegate(QStyledItemDelegate):
         painter.restore()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        base = super().sizeHint(option, index)
+        # As wide as the list, whatever the title: paint() elides it. The title's own width
+        # would give the list a horizontal scroll bar for one long title.
         line = QFontMetrics(option.font).lineSpacing()
-        return QSize(base.width(), int(line * 2.1) + 12)
+        return QSize(1, int(line * 2.1) + 12)
 
 
 class _UndoBar(QWidget):
@@ -163,6 +164,7 @@ class Sidebar(QWidget):
         self.list.setAccessibleName("Conversations")
         self.list.setUniformItemSizes(True)
         self.list.setItemDelegate(_ConversationDelegate(self.list))
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

@@ -151,3 +151,14 @@ def test_clear_current_lets_the_same_row_be_chosen_again(qtbot: QtBot) -> None:
     with qtbot.waitSignal(sidebar.conversationSelected) as blocker:
         sidebar.list.setCurrentRow(1)
     assert blocker.args == ["c2"]
+
+
+def test_a_long_title_is_elided_without_a_horizontal_scroll_bar(qtbot: QtBot) -> None:
+    sidebar = _sidebar(qtbot)
+    long = ConversationItem("c9", "/scenario drop_mid_stream tell me about streams " * 4, "now")
+    sidebar.set_conversations([long, *ITEMS], current="c9")
+    view = sidebar.list
+    # The rows ask for no more than the list's width (the title is elided when painted),
+    # so there is nothing to scroll sideways; and no bar is ever shown for it.
+    assert view.sizeHintForColumn(0) <= view.viewport().width()
+    assert view.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from desktop_app.core.answer import JoinedText
 from desktop_app.core.errors import StorageError
 from desktop_app.core.events import TurnEnded, TurnState
 from desktop_app.core.providers.base import ChatMessage
@@ -64,8 +65,9 @@ class AskHistory:
         self._clock = clock
         self._checkpointer = Checkpointer(clock, CHECKPOINT_INTERVAL)
         self._message_id: int | None = None
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
+        # Joined as they come: a list of a million deltas would hold 30x the text.
+        self._text = JoinedText()
+        self._reasoning = JoinedText()
         self._finished = False
         if store is not None and save:
             for warning in store.warnings:
@@ -153,7 +155,7 @@ class AskHistory:
         if self._message_id is None or self._store is None or self._finished:
             return
         try:
-            self._store.checkpoint(self._message_id, "".join(self._text), "".join(self._reasoning))
+            self._store.checkpoint(self._message_id, str(self._text), str(self._reasoning))
         except StorageError as exc:
             self._problem(exc)  # the final write tries again
         self._checkpointer.written()
@@ -177,8 +179,8 @@ class AskHistory:
             self._store.finish_message(
                 self._message_id,
                 status=MessageStatus.from_turn_state(state),
-                text="".join(self._text),
-                reasoning="".join(self._reasoning),
+                text=str(self._text),
+                reasoning=str(self._reasoning),
             )
         except StorageError as exc:
             self._problem(exc)

@@ -7,8 +7,9 @@ received is ever dropped from it.
 
 Deltas are small (a token is a few characters) but a ``str`` object costs
 about 50 bytes on its own, so a list of a million deltas would hold ten to
-thirty times the text. ``_Text`` joins every few hundred pieces into one
-string as they arrive, which keeps memory near the size of the text itself.
+thirty times the text. ``JoinedText`` joins every few hundred pieces into one
+string as they arrive, which keeps memory near the size of the text itself
+(``streamdesk ask`` keeps what it saves the same way).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from desktop_app.core.events import ContentEvent, ReasoningDelta, TextDelta, Too
 JOIN_EVERY = 256  # pieces kept apart before they are joined into one string
 
 
-class _Text:
+class JoinedText:
     """Text pieces in order, joined in batches so each piece does not stay an object."""
 
     def __init__(self) -> None:
@@ -40,8 +41,8 @@ class Answer:
     """Accumulates the content events of one turn."""
 
     def __init__(self) -> None:
-        self._text = _Text()
-        self._reasoning = _Text()
+        self._text = JoinedText()
+        self._reasoning = JoinedText()
         self._tools: dict[int, tuple[str | None, str | None, list[str]]] = {}
 
     def add(self, event: ContentEvent) -> bool:

@@ -1,7 +1,8 @@
 """A profile's network options: which proxy, and which certificates to trust.
 
 Owns: ``NetworkSettings`` (proxy URL or none, whether the environment's
-proxy variables apply, the extra CA bundle) and ``build_ssl_context``: the
+proxy variables apply, the extra CA bundle), which proxy a URL goes through
+(``proxy_for``, so error sentences name it) and ``build_ssl_context``: the
 operating system's trust store through ``truststore`` (so company CAs
 installed on the machine just work), plus the profile's CA bundle, falling
 back to certifi or Python's defaults when truststore cannot load.
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,19 +51,66 @@ class NetworkSettings:
 def network_settings(profile: Profile, base_url: str | None = None) -> NetworkSettings:
     """The settings for a profile (``base_url`` overrides the profile's, e.g. the embedded stub's).
 
-    A server on this machine (localhost, 127.0.0.1, ::1) is always reached
-    directly: an environment proxy would otherwise capture loopback traffic
-    unless NO_PROXY lists it.
+    The embedded stub is always reached directly. A server on this machine
+    (localhost, 127.0.0.1, ::1) never goes through the environment's proxy,
+    which would otherwise capture loopback traffic unless NO_PROXY lists it;
+    a proxy the profile names is used for it all the same (a tester's
+    mitmproxy in front of a local server).
     """
     url = base_url if base_url is not None else profile.base_url
     ca_bundle = profile.ca_bundle or None
-    if profile.embedded or is_loopback(url):
+    if profile.embedded:
         return NetworkSettings(proxy=None, trust_env=False, ca_bundle=ca_bundle)
-    if profile.proxy is None:
-        return NetworkSettings(proxy=None, trust_env=True, ca_bundle=ca_bundle)
-    if profile.proxy == "":
-        return NetworkSettings(proxy=None, trust_env=False, ca_bundle=ca_bundle)
-    return NetworkSettings(proxy=profile.proxy, trust_env=False, ca_bundle=ca_bundle)
+    if profile.proxy:
+        return NetworkSettings(proxy=profile.proxy, trust_env=False, ca_bundle=ca_bundle)
+    system = profile.proxy is None and not is_loopback(url)
+    return NetworkSettings(proxy=None, trust_env=system, ca_bundle=ca_bundle)
+
+
+def environment_proxies() -> dict[str, str]:
+    """The proxy settings the HTTP client reads when it trusts the environment.
+
+    ``urllib.request.getproxies()``, as httpx reads them (once, when a client
+    is built): ``HTTP(S)_PROXY``/``ALL_PROXY``/``NO_PROXY``, or the system's
+    settings on macOS and Windows when no variable is set.
+    """
+    return dict(urllib.request.getproxies())
+
+
+def proxy_for(url: str, explicit: str | None, environment: Mapping[str, str]) -> str | None:
+    """The proxy a request to ``url`` goes through, or None: for naming it in sentences.
+
+    ``explicit`` (a profile's proxy) wins; otherwise the environment's proxy
+    for the URL's scheme (or ``all``), unless ``no`` (NO_PROXY) names the host.
+    """
+    if explicit:
+        return explicit
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        return None
+    proxy = environment.get(parts.scheme.lower()) or environment.get("all")
+    if not proxy or not host or _no_proxy(host, environment.get("no", "")):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _no_proxy(host: str, no_proxy: str) -> bool:
+    """Whether NO_PROXY names ``host``, read as httpx reads it (curl's rules):
+    ``corp.com`` is that host and its subdomains, ``.corp.com`` only the subdomains."""
+    host = host.lower()
+    for name in (part.strip().lower() for part in no_proxy.split(",")):
+        if name == "*":
+            return True
+        if not name:
+            continue
+        if name.startswith("."):
+            if host.endswith(name):
+                return True
+        elif host == name or host.endswith("." + name):
+            return True
+    return False
 
 
 def is_loopback(url: str) -> bool:

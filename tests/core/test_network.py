@@ -17,6 +17,7 @@ from desktop_app.core.network import (
     build_ssl_context,
     is_loopback,
     network_settings,
+    proxy_for,
 )
 from desktop_app.core.profiles import OFFLINE_DEMO_PROFILE, Profile
 
@@ -43,18 +44,42 @@ def test_proxy_choice() -> None:
         "http://127.8.9.1",
     ],
 )
-def test_servers_on_this_machine_never_go_through_a_proxy(url: str) -> None:
+def test_servers_on_this_machine_never_go_through_the_environments_proxy(url: str) -> None:
     assert is_loopback(url)
-    settings = network_settings(Profile(name="a", base_url=url, proxy="http://p.corp:3128"))
-    assert settings == NetworkSettings(proxy=None, trust_env=False)
+    for proxy in (None, ""):
+        settings = network_settings(Profile(name="a", base_url=url, proxy=proxy))
+        assert settings == NetworkSettings(proxy=None, trust_env=False)
+    # A proxy the profile names is meant (a tester's mitmproxy on this machine).
+    named = network_settings(Profile(name="a", base_url=url, proxy="http://127.0.0.1:8080"))
+    assert named == NetworkSettings(proxy="http://127.0.0.1:8080", trust_env=False)
 
 
 def test_the_embedded_stub_is_reached_directly() -> None:
     settings = network_settings(OFFLINE_DEMO_PROFILE, base_url="http://127.0.0.1:43210/v1")
     assert settings == NetworkSettings(proxy=None, trust_env=False)
+    stub_with_proxy = Profile(name="d", embedded=True, proxy="http://p.corp:3128")
+    assert network_settings(stub_with_proxy, base_url="http://127.0.0.1:43210/v1") == settings
     assert not is_loopback("https://api.openai.com/v1")
     assert not is_loopback("not a url")
     assert not is_loopback("http://[::1")
+
+
+def test_the_proxy_a_url_goes_through_is_known_for_error_sentences() -> None:
+    env = {"http": "http://p.corp:3128", "https": "p.corp:3129", "no": "internal.corp,.lan"}
+    assert proxy_for("https://api.example.com/v1", None, env) == "http://p.corp:3129"
+    assert proxy_for("http://api.example.com/v1", None, env) == "http://p.corp:3128"
+    assert proxy_for("https://llm.internal.corp/v1", None, env) is None  # NO_PROXY
+    assert proxy_for("https://x.lan/v1", None, env) is None
+    assert proxy_for("https://lan/v1", None, env) == "http://p.corp:3129"  # .lan: below it only
+    assert proxy_for("https://internal.corp/v1", None, env) is None  # the name and below it
+    assert proxy_for("https://notinternal.corp/v1", None, env) == "http://p.corp:3129"
+    assert proxy_for("https://api.example.com/v1", "http://mine:1", env) == "http://mine:1"
+    assert proxy_for("https://api.example.com/v1", None, {"all": "socks5://s:1080"}) == (
+        "socks5://s:1080"
+    )
+    assert proxy_for("https://api.example.com/v1", None, {**env, "no": "*"}) is None
+    assert proxy_for("https://api.example.com/v1", None, {}) is None
+    assert proxy_for("http://[::1", None, env) is None
 
 
 def test_contexts_always_verify(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,9 @@ It owns the mapping from a non-2xx status (with its headers and the server's
 own message) to the typed errors of ``core.errors``: 401/403 auth, 404 wrong
 URL or model, 429 rate limit with its Retry-After (or an exhausted quota),
 529/503 overloaded, other 5xx, redirects and other 4xx, each sentence ending
-with the server's words and never containing the API key. It also names hosts
-for such sentences. No I/O, no clock (the wall-clock time is passed in), no
+with the server's words and never containing the API key. It also words a
+proxy's 407 (never showing the proxy's password) and names hosts for such
+sentences. No I/O, no clock (the wall-clock time is passed in), no
 httpx: ``core.transport`` calls it.
 """
 
@@ -124,6 +125,31 @@ def _duration(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"about {round(seconds / 60)} minutes"
     return f"about {round(seconds / 3600)} hours"
+
+
+def proxy_refusal(proxy: str | None) -> tuple[str, str]:
+    """The sentence and hint for a proxy's 407 Proxy Authentication Required.
+
+    ``proxy``: the proxy's URL, if known; only its host is named. A URL with
+    a user name means the proxy refused the credentials it carries.
+    """
+    who = f"The proxy {host_of(proxy)}" if proxy else "The proxy"
+    status = "(HTTP 407 Proxy Authentication Required)"
+    try:
+        has_credentials = proxy is not None and urlsplit(proxy).username is not None
+    except ValueError:
+        has_credentials = False
+    if has_credentials:
+        return (
+            f"{who} did not accept its user name and password {status}.",
+            "Check the user name and password in the proxy URL "
+            "(a : or @ in them is written %3A or %40).",
+        )
+    return (
+        f"{who} asks for a user name and password {status}.",
+        "Set HTTPS_PROXY and HTTP_PROXY to http://user:password@host:port and use the "
+        "system proxy (a saved proxy URL cannot hold a password).",
+    )
 
 
 def host_of(url: str) -> str:

@@ -40,8 +40,8 @@ from desktop_app.core.errors import (
     TransportError,
     UnexpectedResponse,
 )
-from desktop_app.core.http_errors import error_for_status, host_of, hostname_of
-from desktop_app.core.network import NetworkSettings
+from desktop_app.core.http_errors import error_for_status, host_of, hostname_of, proxy_refusal
+from desktop_app.core.network import NetworkSettings, environment_proxies, proxy_for
 from desktop_app.core.observer import mask_secret
 from desktop_app.core.providers.base import ChatRequest, Endpoint, Provider
 
@@ -168,6 +168,8 @@ class StreamingClient:
         if self._network is not None:
             verify = self._network.ssl_context()
             proxy = self._network.proxy
+        # What httpx reads from the environment now, kept to name a failing proxy.
+        self._environment_proxies = environment_proxies() if self._trust_env and not proxy else {}
         return httpx.AsyncClient(
             verify=verify,
             proxy=proxy,
@@ -185,6 +187,11 @@ class StreamingClient:
         return httpx.Timeout(
             connect=connect, read=self._read_timeout, write=self._read_timeout, pool=connect
         )
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request to ``url`` goes through, or None (for error sentences)."""
+        explicit = self._network.proxy if self._network is not None else None
+        return proxy_for(url, explicit, self._environment_proxies)
 
     async def __aenter__(self) -> StreamingClient:
         return self
@@ -238,7 +245,11 @@ class StreamingClient:
                 await old.aclose()
                 continue
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise translate_error(exc, url, secret=secret) from exc
+                raise translate_error(exc, url, secret=secret, proxy=self.proxy_for(url)) from exc
+            if response.status_code == 407:  # the proxy refused; the server never saw it
+                await response.aclose()
+                sentence, hint = proxy_refusal(self.proxy_for(url))
+                raise HTTPStatusError(sentence, status=407, hint=hint)
             return HttpStream(response, secret=secret)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -300,9 +311,20 @@ def _auth_headers(provider: Provider, endpoint: Endpoint) -> Mapping[str, str]:
 # ---------------------------------------------------------------- httpx -> error
 
 
-def translate_error(exc: BaseException, url: str, *, secret: str | None = None) -> StreamdeskError:
-    """The typed error for an httpx exception raised before a response head arrived."""
+def translate_error(
+    exc: BaseException, url: str, *, secret: str | None = None, proxy: str | None = None
+) -> StreamdeskError:
+    """The typed error for an httpx exception raised before a response head arrived.
+
+    ``proxy``: the proxy the request went to, if any; a connection that failed
+    names it, not the server (only its host: never its password).
+    """
     host = host_of(url)
+    if isinstance(exc, httpx.ConnectTimeout) and proxy:  # the proxy, or a tunnel's TLS
+        return ConnectTimeout(
+            f"Connecting to {host} through the proxy {host_of(proxy)} took too long.",
+            hint=_PROXY_HINT,
+        )
     if isinstance(exc, httpx.ConnectTimeout):
         return ConnectTimeout(f"The server {host} did not accept the connection in time.")
     if isinstance(exc, httpx.PoolTimeout):
@@ -312,9 +334,14 @@ def translate_error(exc: BaseException, url: str, *, secret: str | None = None) 
         )
     if isinstance(exc, httpx.TimeoutException):
         return TimedOut(f"The server {host} took too long to answer.")
-    if isinstance(exc, httpx.ProxyError):
+    if isinstance(exc, httpx.ProxyError):  # the proxy refused an https:// tunnel
+        reason = _root_reason(exc)
+        if reason.startswith("407"):
+            sentence, hint = proxy_refusal(proxy)
+            return ConnectionFailed(sentence, hint=hint)
+        through = f"the proxy {host_of(proxy)}" if proxy else "the proxy"
         return ConnectionFailed(
-            f"Could not reach {host} through the proxy: {_root_reason(exc)}.",
+            f"Could not reach {host} through {through}: {reason}.",
             hint="Check the proxy settings or the HTTPS_PROXY variable.",
         )
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
@@ -323,7 +350,7 @@ def translate_error(exc: BaseException, url: str, *, secret: str | None = None) 
             hint="Check the base URL.",
         )
     if isinstance(exc, httpx.ConnectError):
-        return _connect_error(exc, host)
+        return _connect_error(exc, host, host_of(proxy) if proxy else None)
     if isinstance(exc, httpx.RemoteProtocolError):
         return ConnectionFailed(f"The server {host} closed the connection without answering.")
     if isinstance(exc, httpx.NetworkError):
@@ -331,7 +358,13 @@ def translate_error(exc: BaseException, url: str, *, secret: str | None = None) 
     return TransportError(f"The request to {host} failed: {_root_reason(exc)}.")
 
 
-def _connect_error(exc: BaseException, host: str) -> ConnectionFailed:
+def _connect_error(exc: BaseException, host: str, proxy: str | None = None) -> ConnectionFailed:
+    """``proxy`` (its host): a failure other than TLS (whose certificate is the server's,
+    through a tunnel) never got past the proxy, so the sentence names the proxy."""
+    target = f"the proxy {proxy}" if proxy else host
+    missing = f"the proxy {hostname_of(proxy)}" if proxy else f"the server {hostname_of(host)}"
+    hint = _PROXY_HINT if proxy else None
+    missing_hint = hint or "Check the address and your internet connection."
     chain = list(_causes(exc))
     for cause in chain:
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -344,23 +377,24 @@ def _connect_error(exc: BaseException, host: str) -> ConnectionFailed:
                 f"A secure connection to {host} could not be set up ({cause.reason or cause})."
             )
         if isinstance(cause, socket.gaierror):
-            return ConnectionFailed(
-                f"Could not find the server {hostname_of(host)}.",
-                hint="Check the address and your internet connection.",
-            )
+            return ConnectionFailed(f"Could not find {missing}.", hint=missing_hint)
         if isinstance(cause, ConnectionRefusedError):
-            return ConnectionFailed(f"Could not connect to {host}: the connection was refused.")
+            return ConnectionFailed(
+                f"Could not connect to {target}: the connection was refused.", hint=hint
+            )
     text = " ".join(str(c) for c in chain).lower()
     if "certificate" in text or "ssl" in text:
         return CertificateError(f"A secure connection to {host} could not be set up.")
     if "name or service not known" in text or "nodename nor servname" in text:
-        return ConnectionFailed(
-            f"Could not find the server {hostname_of(host)}.",
-            hint="Check the address and your internet connection.",
-        )
+        return ConnectionFailed(f"Could not find {missing}.", hint=missing_hint)
     if "refused" in text:
-        return ConnectionFailed(f"Could not connect to {host}: the connection was refused.")
-    return ConnectionFailed(f"Could not connect to {host}: {_root_reason(exc)}.")
+        return ConnectionFailed(
+            f"Could not connect to {target}: the connection was refused.", hint=hint
+        )
+    return ConnectionFailed(f"Could not connect to {target}: {_root_reason(exc)}.", hint=hint)
+
+
+_PROXY_HINT = "Check that the proxy is running, and the proxy settings or the HTTPS_PROXY variable."
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

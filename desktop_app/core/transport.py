@@ -337,8 +337,10 @@ def translate_error(
     if isinstance(exc, httpx.ProxyError):  # the proxy refused an https:// tunnel
         reason = _root_reason(exc)
         if reason.startswith("407"):
+            # A status, not a connection failure: retrying would send a refused password
+            # again (some company proxies lock the account after a few).
             sentence, hint = proxy_refusal(proxy)
-            return ConnectionFailed(sentence, hint=hint)
+            return HTTPStatusError(sentence, status=407, hint=hint)
         through = f"the proxy {host_of(proxy)}" if proxy else "the proxy"
         return ConnectionFailed(
             f"Could not reach {host} through {through}: {reason}.",

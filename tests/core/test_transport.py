@@ -86,7 +86,7 @@ def test_certificate_failure() -> None:
     [
         (httpx.ConnectTimeout("x"), ConnectTimeout, "did not accept the connection"),
         (httpx.ReadTimeout("x"), TimedOut, "took too long"),
-        (httpx.ProxyError("407 Proxy Authentication Required"), ConnectionFailed, "proxy"),
+        (httpx.ProxyError("407 Proxy Authentication Required"), HTTPStatusError, "proxy"),
         (httpx.UnsupportedProtocol("x"), ConfigError, "not a valid"),
         (httpx.RemoteProtocolError("x"), ConnectionFailed, "closed the connection"),
         (httpx.ReadError("x"), ConnectionFailed, "failed"),

@@ -13,7 +13,6 @@ interval (one second) short of it.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import sys
@@ -29,27 +28,11 @@ from desktop_app.core.storage import HistoryStore, MessageStatus
 from desktop_app.core.storage.history import INTERRUPTED_BY_EXIT
 from server_stub.embedded import start_stub
 from tests.core.storage_helpers import integrity
+from tests.core.test_cli_ask_history import start_ask
 
 # How much later than the text a checkpoint may be, beyond the interval itself:
 # the CLI's quarter-second tick, scheduling on a shared CPU, our own read lag.
 SLACK = 1.0
-
-
-async def start_ask(*args: str) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY")}
-    env["NO_PROXY"] = "127.0.0.1,localhost"
-    env["PYTHONIOENCODING"] = "utf-8"
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "desktop_app",
-        "ask",
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
 
 
 class Timeline:

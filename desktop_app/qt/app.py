@@ -76,6 +76,12 @@ def run(*, self_test: bool = False, qt_args: list[str] | None = None) -> int:
     if self_test and needs_offscreen():
         # Must be set before the QApplication exists.
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from desktop_app.qt.platform_check import window_problem
+
+    problem = window_problem()
+    if problem is not None:  # Qt would abort with a message that misleads
+        print(problem, file=sys.stderr)
+        return 1
     app = create_application(args)
     _quiet_offscreen_noise()
     from desktop_app.qt.gc_guard import GuiThreadCollector

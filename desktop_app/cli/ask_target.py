@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -153,11 +154,12 @@ def _check_base_url(base_url: str, profile: Profile | None) -> None:
     """A ``UsageError`` naming ``base_url`` unless it is an http(s) URL with a host and a port
     in range; ``profile``: the profile it came from (not from --base-url)."""
     where = f"The base URL of the profile “{profile.name}”" if profile else "--base-url"
+    shown = _without_secrets(base_url)
     try:
         parts = urlsplit(base_url)
     except ValueError as exc:  # an unclosed IPv6 bracket, for one
         reason = str(exc)[:1].lower() + str(exc)[1:]
-        raise UsageError(f"{where} is not a valid URL: {reason} (got {base_url!r}).") from None
+        raise UsageError(f"{where} is not a valid URL: {reason} (got {shown!r}).") from None
     try:
         port = parts.port
     except ValueError:  # out of range, or not a number
@@ -170,7 +172,13 @@ def _check_base_url(base_url: str, profile: Profile | None) -> None:
     elif port == 0:
         problem = "has a port that is not a number from 1 to 65535"
     if problem:
-        raise UsageError(f"{where} {problem} (got {base_url!r}).")
+        raise UsageError(f"{where} {problem} (got {shown!r}).")
+
+
+def _without_secrets(url: str) -> str:
+    """``url`` as it may be echoed: no user:password@, no query (``?key=...`` servers)."""
+    url = re.sub(r"//[^/?#@]*@", "//***@", url, count=1)
+    return re.sub(r"\?.*$", "?…", url)
 
 
 def _merge(args: argparse.Namespace) -> _Choice:

@@ -384,6 +384,11 @@ async def test_a_provider_error_exits_4() -> None:
         ),
         (("hi", "--model", "m", "--base-url", "http://h:x/v1"), {}, "not a number from 1 to"),
         (("hi", "--model", "m", "--base-url", "http://"), {}, "--base-url has no host name"),
+        (  # echoed without what may be secret: credentials, a ?key= query
+            ("hi", "--model", "m", "--base-url", "http://me:pw@h:0/v1?key=sk-secret"),
+            {},
+            "(got 'http://***@h:0/v1?…')",
+        ),
         # Past our checks, refused by httpx: the hint speaks of the URL, not of a profile.
         (("hi", "--model", "m", "--base-url", "http://[::1]x/v1"), {}, "URL. Check the base URL."),
     ],

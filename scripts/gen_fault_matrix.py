@@ -32,7 +32,10 @@ INTRO = """\
 
 What Streamdesk does when a stream breaks, for each way the bundled stub
 (`streamdesk-stub --list-scenarios`) can break one and for the faults only a
-scripted server can make. Every row is backed by tests over real loopback
+scripted server can make. The scenarios that end in an HTTP error or an error
+event are there once per format (OpenAI, Anthropic, generic), since each
+format words and frames its errors its own way; the small print under each
+fault names the format. Every row is backed by tests over real loopback
 sockets that assert exactly what the row says:
 
 - **Core**: `core.session.stream_turn` through the real transport, saved in a

@@ -118,6 +118,30 @@ for _name in SCENARIOS:  # every scenario the stub offers is a row
         _name, "generic" if _name == "drop_then_resume" else "openai"
     )
 
+# The scenarios whose errors each format words and frames its own way (bodies, statuses,
+# error events), again in the Anthropic and generic formats: ``FORMAT:SCENARIO`` rows.
+OTHER_FORMATS: dict[str, tuple[str, ...]] = {
+    "anthropic": (
+        "http_401",
+        "http_404_model",
+        "http_429_retry_after",
+        "http_500",
+        "overloaded",
+        "error_event_mid_stream",
+    ),
+    "generic": (
+        "http_401",
+        "http_404_model",
+        "http_429_retry_after",
+        "http_500",
+        "overloaded",
+        "error_event_mid_stream",
+    ),
+}
+for _provider, _names in OTHER_FORMATS.items():
+    for _name in _names:
+        OPENERS[f"{_provider}:{_name}"] = _stub_opener(_name, _provider)
+
 
 # ---------------------------------------------------------------- connection faults
 

@@ -8,7 +8,7 @@ from types import ModuleType
 
 from server_stub.scenarios import SCENARIOS
 from tests.faults.matrix import GROUPS, MATRIX, ROWS
-from tests.faults.sources import OPENERS
+from tests.faults.sources import OPENERS, OTHER_FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,10 @@ def generator() -> ModuleType:
 
 
 def test_every_stub_scenario_and_every_named_fault_has_a_row() -> None:
-    assert {f"stub:{name}" for name in SCENARIOS} | REQUIRED == set(MATRIX)
+    # Scenarios whose errors each format frames its own way are rows again per format.
+    formats = {f"{fmt}:{name}" for fmt, names in OTHER_FORMATS.items() for name in names}
+    assert all(key.partition(":")[2] in SCENARIOS for key in formats)
+    assert {f"stub:{name}" for name in SCENARIOS} | REQUIRED | formats == set(MATRIX)
     assert len(ROWS) == len(MATRIX)  # no key twice
     assert set(OPENERS) == set(MATRIX)  # each row can be produced
 

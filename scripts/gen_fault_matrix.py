@@ -146,7 +146,8 @@ loopback, outside the table:
   place and opens a new column after it; 0.13–0.16 s).
 - `streamdesk ask` printed the window's advice (“…this profile in Settings”,
   “Use Continue … or Regenerate”), controls a command-line user does not have
-  (`cli.hints` now names the options and subcommands that do the job).
+  (`cli.hints` now names the options and subcommands that do the job, and the
+  key variable `ask` really reads for the format: none for the generic one).
 - `streamdesk ask` exited 3, as for a connection error, when the idle watchdog
   ended an answer after text had arrived, though it printed and saved it as
   interrupted (it now exits 4, like every interrupted answer).

@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, TextIO
 from desktop_app.cli import EXIT_CANCELLED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TRANSPORT, EXIT_USAGE
 from desktop_app.cli.ask_history import AskHistory, UnknownConversation
 from desktop_app.cli.ask_output import Printer, print_stats, say, stopped_at_limit
-from desktop_app.cli.ask_target import AskTarget, UsageError, command_line_text, resolve_target
+from desktop_app.cli.ask_target import (
+    KEY_VARIABLES,
+    AskTarget,
+    UsageError,
+    command_line_text,
+    resolve_target,
+)
 from desktop_app.cli.hints import command_line_hint
 from desktop_app.core.errors import ConfigError, SecretStoreError, StreamdeskError, TransportError
 from desktop_app.core.events import ReasoningDelta, TextDelta, TurnEnded, TurnState
@@ -206,7 +212,12 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         error = end.error
         if isinstance(error, StreamdeskError):
-            hint = command_line_hint(error, saved=history.saving)
+            hint = command_line_hint(
+                error,
+                saved=history.saving,
+                # Read by default only without a profile, and only for these two formats.
+                key_variable=None if target.profile else KEY_VARIABLES.get(target.provider.name),
+            )
             say(stderr, f"{error} {hint}".strip())
         else:
             say(stderr, f"the answer ended as {end.state.value}.")

@@ -21,8 +21,11 @@ from desktop_app.core.errors import (
 )
 
 
-def command_line_hint(error: StreamdeskError, *, saved: bool = False) -> str:
-    """``error.hint`` for a command-line user; ``saved``: the partial answer is in the history."""
+def command_line_hint(
+    error: StreamdeskError, *, saved: bool = False, key_variable: str | None = None
+) -> str:
+    """``error.hint`` for a command-line user; ``saved``: the partial answer is in the history;
+    ``key_variable``: the variable ``ask`` reads the key from by default for this format."""
     if error.hint != type(error).hint:
         return error.hint  # a hint written for this very case
     if isinstance(error, CertificateError):
@@ -32,10 +35,10 @@ def command_line_hint(error: StreamdeskError, *, saved: bool = False) -> str:
             "with --profile NAME."
         )
     if isinstance(error, AuthFailed):
+        default = f" ({key_variable} by default)" if key_variable else ""
         return (
-            "Check the API key: the variable --api-key-env names (OPENAI_API_KEY or "
-            "ANTHROPIC_API_KEY by default), or the profile's saved key "
-            "(streamdesk profile set-key NAME)."
+            f"Check the API key: the variable --api-key-env names{default}, or the profile's "
+            "saved key (streamdesk profile set-key NAME)."
         )
     if isinstance(error, NotFound):
         return "Check the base URL and the model name (--base-url and --model, or the profile's)."

@@ -107,7 +107,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             NOTHING,
             3,
-            "The server 127.0.0.1:PORT refused the API key (HTTP 401): Incorrect API key provided: sk-stub***. You can find your API key at https://platform.openai.com/account/api-keys. Check the API key: the variable --api-key-env names (OPENAI_API_KEY or ANTHROPIC_API_KEY by default), or the profile's saved key (streamdesk profile set-key NAME).",
+            "The server 127.0.0.1:PORT refused the API key (HTTP 401): Incorrect API key provided: sk-stub***. You can find your API key at https://platform.openai.com/account/api-keys. Check the API key: the variable --api-key-env names (OPENAI_API_KEY by default), or the profile's saved key (streamdesk profile set-key NAME).",
         ),
         gui=Gui(
             "error",
@@ -128,7 +128,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             NOTHING,
             3,
-            "The server 127.0.0.1:PORT refused the API key (HTTP 401): invalid x-api-key. Check the API key: the variable --api-key-env names (OPENAI_API_KEY or ANTHROPIC_API_KEY by default), or the profile's saved key (streamdesk profile set-key NAME).",
+            "The server 127.0.0.1:PORT refused the API key (HTTP 401): invalid x-api-key. Check the API key: the variable --api-key-env names (ANTHROPIC_API_KEY by default), or the profile's saved key (streamdesk profile set-key NAME).",
         ),
         gui=Gui(
             "error",
@@ -149,7 +149,7 @@ ROWS: tuple[Row, ...] = (
         cli=Cli(
             NOTHING,
             3,
-            "The server 127.0.0.1:PORT refused the API key (HTTP 401): Invalid API key. Check the API key: the variable --api-key-env names (OPENAI_API_KEY or ANTHROPIC_API_KEY by default), or the profile's saved key (streamdesk profile set-key NAME).",
+            "The server 127.0.0.1:PORT refused the API key (HTTP 401): Invalid API key. Check the API key: the variable --api-key-env names, or the profile's saved key (streamdesk profile set-key NAME).",
         ),
         gui=Gui(
             "error",
@@ -160,7 +160,7 @@ ROWS: tuple[Row, ...] = (
         ),
         saved=Saved("error", NOTHING, True),
         recovery=Recovery(1, 0, ()),
-        note="Open: `ask`'s advice says the key comes from OPENAI_API_KEY or ANTHROPIC_API_KEY by default, but for the generic format `ask` reads no variable unless `--api-key-env` names one, so setting either changes nothing (`cli.hints` words the advice without knowing the format). "
+        note="`ask` reads no key variable by default for the generic format, so its advice names none. "
         + CLI_OWN_HINT.format(words="`--api-key-env` or `profile set-key`"),
     ),
     Row(

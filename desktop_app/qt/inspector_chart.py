@@ -195,9 +195,8 @@ class TimelineChart(QWidget):
         while start < len(tokens):
             column = int(x(tokens[start]))
             end = bisect.bisect_left(tokens, column + 1, start + 1, key=lambda t: int(x(t)))
-            # Token i's gap is gaps[i - 1]; the first token's is 0.
-            tallest = max(gaps[max(start - 1, 0) : end - 1], default=0.0)
-            columns[column] = max(tallest, 0.0) if start == 0 else tallest
+            # Token i's gap is gaps[i - 1]; the first token's is 0 (the default).
+            columns[column] = max(gaps[max(start - 1, 0) : end - 1], default=0.0)
             start = end
         floor = plot.bottom()
         lines = [QLineF(c + 0.5, floor, c + 0.5, min(y(g), floor - 2)) for c, g in columns.items()]

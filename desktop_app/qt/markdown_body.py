@@ -139,8 +139,8 @@ class MarkdownBody(QWidget):
         # Qt relays out two items here, not every segment of a long answer. An
         # adopted tail (``_adopt_tail``) stays where it is and a new column opens
         # after it: moving a huge document into the column would lay it out again.
-        self._columns: list[tuple[QWidget, QVBoxLayout]] = []
-        self._settled_box, self._settled_layout = self._open_column()
+        self._columns: list[tuple[QWidget, QVBoxLayout]] = []  # blocks settle in the last
+        self._open_column()
         self._settled: list[_Settled] = []
         self._tail: MarkdownSegment | None = None
         self._tail_codes: dict[str, str] = {}
@@ -250,7 +250,6 @@ class MarkdownBody(QWidget):
         for box, _layout in self._columns[1:]:  # the columns opened after adopted tails
             box.deleteLater()
         del self._columns[1:]
-        self._settled_box, self._settled_layout = self._columns[0]
         self._codes.clear()
         self._tail_codes.clear()
         if self._tail is not None:
@@ -294,7 +293,7 @@ class MarkdownBody(QWidget):
         if self._stream.truncated:
             self._show_notice()
 
-    def _open_column(self, after: QWidget | None = None) -> tuple[QWidget, QVBoxLayout]:
+    def _open_column(self, after: QWidget | None = None) -> None:
         """A new column for settled segments, after ``after`` (else first)."""
         box = QWidget(self)
         layout = QVBoxLayout(box)
@@ -302,7 +301,6 @@ class MarkdownBody(QWidget):
         layout.setSpacing(0)
         self._layout.insertWidget(0 if after is None else self._layout.indexOf(after) + 1, box)
         self._columns.append((box, layout))
-        return box, layout
 
     def _new_segment(self, parent: QWidget | None = None) -> MarkdownSegment:
         segment = MarkdownSegment(parent or self)
@@ -323,9 +321,10 @@ class MarkdownBody(QWidget):
             self._codes.update(rendered.codes)
         last = self._settled[-1] if self._settled else None
         if last is None or last.size + len(html) > SEGMENT_HTML_LIMIT:
-            last = _Settled(self._new_segment(self._settled_box))
+            box, layout = self._columns[-1]
+            last = _Settled(self._new_segment(box))
             self._settled.append(last)
-            self._settled_layout.addWidget(last.browser)
+            layout.addWidget(last.browser)
         last.blocks.append(html)
         last.size += len(html)
         if background:
@@ -365,7 +364,7 @@ class MarkdownBody(QWidget):
         self._tail_serial += 1
         # Not reparented into the column (that lays the whole document out again, ~1 s for
         # 500k characters): it stays in place and later blocks settle in a column after it.
-        self._settled_box, self._settled_layout = self._open_column(after=tail)
+        self._open_column(after=tail)
         settled = _Settled(tail)
         settled.size = SEGMENT_HTML_LIMIT + 1  # nothing else joins it
         self._settled.append(settled)

@@ -172,18 +172,14 @@ class FrameFilter(QSortFilterProxyModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setFilterKeyColumn(COL_TYPE)
-        self.event_type: str | None = None
-        self.kind: str | None = None
 
     def set_event_type(self, event_type: str | None) -> None:
-        self.event_type, self.kind = event_type, None
         self.setFilterKeyColumn(COL_TYPE)
         self.setFilterRole(Qt.ItemDataRole.DisplayRole)
         exact = "" if event_type is None else "^" + QRegularExpression.escape(event_type) + "$"
         self.setFilterRegularExpression(QRegularExpression(exact))
 
     def set_kind(self, kind: str | None) -> None:
-        self.event_type, self.kind = None, kind
         self.setFilterKeyColumn(COL_TYPED)
         self.setFilterRole(KINDS_ROLE)
         pattern = "" if kind is None else QRegularExpression.escape(f"|{kind}|")
